@@ -1,0 +1,1 @@
+"""Demonstration data: the Episode record, versioned HDF5 storage, collection, paired loader."""

@@ -1,0 +1,67 @@
+"""oneshot_ros: an ament_python package that also installs with plain `pip install -e .`."""
+
+import os
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "oneshot_ros"
+NODES = ["sim_driver", "scripted_expert", "demo_recorder", "imitator"]
+
+
+def tree(src):
+    """data_files entries that install every file under `src` to share/oneshot_ros/src."""
+    entries = []
+    for root, _, files in os.walk(src):
+        if files:
+            entries.append((os.path.join("share", PACKAGE, root),
+                            [os.path.join(root, f) for f in files]))
+    return entries
+
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*", "bench"]),
+    package_data={PACKAGE: ["assets/*.urdf"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + PACKAGE]),
+        ("share/" + PACKAGE, ["package.xml"]),
+        (os.path.join("share", PACKAGE, "launch"), glob("launch/*launch.py")),
+        (os.path.join("share", PACKAGE, "urdf"), glob("oneshot_ros/assets/*.urdf")),
+        *tree("config"),
+        *tree("models"),
+    ],
+    # torch is deliberately not listed: install `torch==2.13.0` first (a bare requirement pulls a
+    # multi-GB CUDA build on our machines). ROS packages come from the ROS install or PyPI wheels.
+    install_requires=[
+        "setuptools",
+        "numpy",
+        "pyyaml",
+        "pybullet>=3.2.6",
+        "pin>=2.7",
+        "h5py",
+        "safetensors",
+        "imageio[ffmpeg]",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        "ros": [
+            "ros-rclpy[fastrtps]", "ros-sensor-msgs", "ros-trajectory-msgs", "ros-geometry-msgs",
+            "ros-std-msgs", "ros-std-srvs", "ros-visualization-msgs", "ros-rosgraph-msgs",
+        ],
+        "test": ["pytest", "ruff"],
+    },
+    zip_safe=True,
+    maintainer="oneshot_ros maintainers",
+    maintainer_email="oneshot-ros@example.org",
+    description="One-Shot Imitation Learning for ROS 2 block stacking with a Fetch arm",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "oneshot-ros = oneshot_ros.cli:main",
+            *[f"{n} = oneshot_ros.nodes.{n}:main" for n in NODES],
+        ],
+    },
+)
