@@ -10,7 +10,10 @@ which is what a demonstration shows and the final-state baseline cannot see (pap
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
 
 from oneshot_ros.robot import BLOCK_LETTERS, MAX_BLOCKS, MIN_BLOCKS
 
@@ -51,7 +54,7 @@ class Task:
         order = []
         for tower in self.towers:
             bottom_up = tower[::-1]
-            for lower, upper in zip(bottom_up, bottom_up[1:]):
+            for lower, upper in pairwise(bottom_up):
                 order.append((self.index(upper), self.index(lower)))
         return tuple(order)
 
@@ -100,3 +103,134 @@ def parse_task(text: str) -> Task:
             f"exactly {BLOCK_LETTERS[:n]!r}"
         )
     return Task(towers)
+
+
+# --- relabelling classes and the train/test split (paper §5, appendix B.2) ----------------------
+#
+# Two tasks are equal up to renaming the letters iff they have the same sequence of tower heights
+# (string order = build order, so (2, 1) "ab c" and (1, 2) "a bc" are different classes). The
+# classes with n blocks are the ordered compositions of n; stages = n - number of towers.
+
+SPLIT_SEED = 0  # seed of the committed config/tasks/{train,test}.txt
+# Paper Fig. 3: 140 training tasks with 1-7 stages, 43 test tasks with 2, 4, 5, 6, 7, 8 stages.
+# The paper does not give the per-stage counts; ours spread both sets evenly over their stages.
+TRAIN_PER_STAGE = {1: 20, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20, 7: 20}  # 140
+TEST_PER_STAGE = {2: 7, 4: 7, 5: 7, 6: 7, 7: 7, 8: 8}  # 43
+
+
+def compositions(n: int) -> list[tuple[int, ...]]:
+    """Every ordered sequence of positive tower heights summing to n, in lexicographic order."""
+    if n == 0:
+        return [()]
+    return [(first, *rest) for first in range(1, n + 1) for rest in compositions(n - first)]
+
+
+def relabelling_classes(n_stages: int) -> list[tuple[int, ...]]:
+    """All tower-height sequences with `n_stages` stages and 2..10 blocks, sorted."""
+    classes = []
+    for n in range(MIN_BLOCKS, MAX_BLOCKS + 1):
+        classes += [h for h in compositions(n) if n - len(h) == n_stages]
+    return sorted(classes)
+
+
+def task_of_class(heights: tuple[int, ...], letters: str | None = None) -> Task:
+    """The task with these tower heights, filled with `letters` in string order.
+
+    Without `letters` this is the class's canonical representative: "ab cd" for (2, 2).
+    """
+    n = sum(heights)
+    letters = BLOCK_LETTERS[:n] if letters is None else letters
+    if sorted(letters) != list(BLOCK_LETTERS[:n]):
+        raise TaskError(f"letters {letters!r} must be a permutation of {BLOCK_LETTERS[:n]!r}")
+    towers, start = [], 0
+    for h in heights:
+        towers.append(letters[start:start + h])
+        start += h
+    return parse_task(" ".join(towers))
+
+
+def canonical(task: Task) -> Task:
+    """The representative of `task`'s relabelling class (letters renamed in string order)."""
+    return task_of_class(task.tower_heights)
+
+
+@dataclass(frozen=True)
+class TaskSplit:
+    train: tuple[Task, ...]
+    test: tuple[Task, ...]
+    seed: int
+
+
+def _spread_over_block_counts(classes: list, rng) -> list[tuple[int, ...]]:
+    """Shuffle, then interleave by block count so any prefix covers small and large scenes."""
+    by_n: dict[int, list] = {}
+    for h in classes:
+        by_n.setdefault(sum(h), []).append(h)
+    for group in by_n.values():
+        rng.shuffle(group)
+    order = []
+    while any(by_n.values()):
+        for n in sorted(by_n):
+            if by_n[n]:
+                order.append(by_n[n].pop())
+    return order
+
+
+def _pick(n_stages: int, count: int, taken: set, rng) -> list[tuple[int, ...]]:
+    free = [h for h in relabelling_classes(n_stages) if h not in taken]
+    if count > len(free):
+        raise ValueError(
+            f"{count} tasks with {n_stages} stages requested but only {len(free)} unused "
+            f"relabelling classes exist; lower the count"
+        )
+    return _spread_over_block_counts(free, rng)[:count]
+
+
+def _with_random_letters(heights: tuple[int, ...], rng) -> Task:
+    letters = list(BLOCK_LETTERS[: sum(heights)])
+    rng.shuffle(letters)  # so towers are not always "ab cd"; the class stays the same
+    return task_of_class(heights, "".join(letters))
+
+
+def split_tasks(seed: int = SPLIT_SEED, train_per_stage: dict[int, int] | None = None,
+                test_per_stage: dict[int, int] | None = None) -> TaskSplit:
+    """The deterministic train/test split.
+
+    Rule: for each stage count, classes (tower-height sequences) are shuffled by a
+    random.Random(seed) and interleaved by block count; training takes the first
+    `train_per_stage[s]` classes, test the next `test_per_stage[s]` classes not used by training.
+    One task per class in both sets, so test classes never occur in training (paper B.2). Each
+    task gets a seeded random permutation of its letters.
+    """
+    train_per_stage = TRAIN_PER_STAGE if train_per_stage is None else train_per_stage
+    test_per_stage = TEST_PER_STAGE if test_per_stage is None else test_per_stage
+    rng = random.Random(seed)  # Random(int) sequences are stable across CPython 3 versions
+    taken: set = set()
+    sets = []
+    for per_stage in (train_per_stage, test_per_stage):
+        chosen = []
+        for n_stages in sorted(per_stage):
+            picked = _pick(n_stages, per_stage[n_stages], taken, rng)
+            taken.update(picked)
+            chosen += [_with_random_letters(h, rng) for h in picked]
+        sets.append(tuple(chosen))
+    return TaskSplit(train=sets[0], test=sets[1], seed=seed)
+
+
+def format_task_list(tasks, header: str = "") -> str:
+    """One task per line, preceded by '# '-comment lines of `header`."""
+    comments = [f"# {line}".rstrip() for line in header.splitlines()]
+    return "\n".join([*comments, *(t.string for t in tasks)]) + "\n"
+
+
+def load_task_list(path) -> list[Task]:
+    """Read a task file (one task per line; blank lines and '#' comments ignored)."""
+    tasks = []
+    for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            try:
+                tasks.append(parse_task(line))
+            except TaskError as err:
+                raise TaskError(f"{path}:{lineno}: {err}") from None
+    return tasks
