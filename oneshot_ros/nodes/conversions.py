@@ -1,0 +1,254 @@
+"""ROS messages ⇄ numpy for the nodes: name matching, NaN and length checks, clamps, staleness.
+
+Plain functions over message objects (no rclpy, no node): every node callback turns its message
+into numpy here, makes one core call, and turns the result back into a message here. A message
+that cannot be trusted raises MessageError; the node logs it (throttled) and keeps holding.
+Conventions: ../shared/reference/ros2_interfaces.md §2 (SI units, frame base_link, gripper
+command = gap between the pads in metres, 0 closed … 0.1 open).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Pose, PoseArray, Twist, TwistStamped
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from oneshot_ros.robot import (
+    ARM_JOINTS,
+    BASE_FRAME,
+    FINGER_JOINTS,
+    GRIPPER_MAX_GAP_M,
+    JOINT_LIMITS,
+)
+
+# Topic names: ros2_control's controller topics, so a real robot is a remap (launch/fetch_*).
+ARM_COMMAND_TOPIC = "/arm_controller/joint_trajectory"
+GRIPPER_COMMAND_TOPIC = "/gripper_controller/commands"
+JOINT_STATES_TOPIC = "/joint_states"
+BLOCK_POSES_TOPIC = "/block_poses"
+
+
+class MessageError(ValueError):
+    """A message that is rejected (NaN, wrong length, missing joint, wrong frame)."""
+
+
+def _finite(values, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise MessageError(f"{what} contains NaN or inf: {array.tolist()}; message dropped")
+    return array
+
+
+# --- JointState ----------------------------------------------------------------------------------
+def joint_positions(msg: JointState, names=None) -> dict[str, float]:
+    """Positions by joint name. With `names`, only those (all required, others ignored)."""
+    if len(msg.position) != len(msg.name):
+        raise MessageError(
+            f"JointState has {len(msg.name)} names but {len(msg.position)} positions"
+        )
+    for field in ("velocity", "effort"):  # empty is allowed (ros2_interfaces.md §2)
+        if len(getattr(msg, field)) not in (0, len(msg.name)):
+            raise MessageError(f"JointState {field} has {len(getattr(msg, field))} values "
+                               f"for {len(msg.name)} names; send none or one per name")
+    index = {name: i for i, name in enumerate(msg.name)}  # name -> index, per message
+    if len(index) != len(msg.name):
+        raise MessageError(f"JointState repeats a joint name: {list(msg.name)}")
+    wanted = list(msg.name) if names is None else list(names)
+    missing = [n for n in wanted if n not in index]
+    if missing:
+        raise MessageError(f"JointState lacks {missing}; publish every joint in {wanted}")
+    values = _finite([msg.position[index[n]] for n in wanted], f"JointState {wanted}")
+    return dict(zip(wanted, values.tolist(), strict=True))
+
+
+def joint_vector(msg: JointState, names) -> np.ndarray:
+    """Positions of `names` in that order  # (len(names),)"""
+    positions = joint_positions(msg, names)
+    return np.array([positions[n] for n in names], dtype=np.float64)
+
+
+def arm_joint_vector(msg: JointState) -> np.ndarray:
+    """The 7 arm joint positions in ARM_JOINTS order  # (7,)"""
+    return joint_vector(msg, ARM_JOINTS)
+
+
+def finger_positions(msg: JointState) -> np.ndarray:
+    """(l, r) finger joint positions, 0 closed … 0.05 open: the observation's gripper state."""
+    return joint_vector(msg, FINGER_JOINTS)
+
+
+def joint_state(positions: dict[str, float], stamp=None) -> JointState:
+    """JointState with every given joint (names in dict order); stamp: builtin Time or None."""
+    msg = JointState(name=list(positions), position=[float(v) for v in positions.values()])
+    if stamp is not None:
+        msg.header.stamp = stamp
+    return msg
+
+
+# --- PoseArray: block positions (perception's role), task-letter order ---------------------------
+def block_positions(msg: PoseArray, n_blocks: int | None = None,
+                    frame_id: str = BASE_FRAME) -> np.ndarray:
+    """Block centres in `frame_id`  # (B, 3)"""
+    if msg.header.frame_id not in ("", frame_id):
+        raise MessageError(
+            f"block poses are in frame {msg.header.frame_id!r}; publish them in {frame_id!r}"
+        )
+    if n_blocks is not None and len(msg.poses) != n_blocks:
+        raise MessageError(f"PoseArray has {len(msg.poses)} poses; the task has {n_blocks} blocks")
+    xyz = [(p.position.x, p.position.y, p.position.z) for p in msg.poses]
+    return _finite(xyz, "block poses").reshape(len(msg.poses), 3)
+
+
+def pose_array(positions, stamp=None, frame_id: str = BASE_FRAME) -> PoseArray:
+    """(B, 3) block centres -> PoseArray (identity orientations), one pose per block."""
+    positions = _finite(positions, "block positions").reshape(-1, 3)
+    msg = PoseArray()
+    msg.header.frame_id = frame_id
+    if stamp is not None:
+        msg.header.stamp = stamp
+    for x, y, z in positions.tolist():
+        pose = Pose()
+        pose.position.x, pose.position.y, pose.position.z = x, y, z
+        pose.orientation.w = 1.0
+        msg.poses.append(pose)
+    return msg
+
+
+# --- JointTrajectory: one point per control step (JTC streaming) ---------------------------------
+def duration(seconds: float) -> Duration:
+    nanoseconds = int(round(seconds * 1e9))
+    return Duration(sec=nanoseconds // 1_000_000_000, nanosec=nanoseconds % 1_000_000_000)
+
+
+def duration_s(msg: Duration) -> float:
+    return msg.sec + msg.nanosec * 1e-9
+
+
+def arm_trajectory(q_arm, control_period_s: float, periods: float = 1.5) -> JointTrajectory:
+    """One-point JointTrajectory naming all 7 arm joints, reached `periods` control periods on.
+
+    header.stamp = 0 means "start now" for JTC; time_from_start of 1-2 control periods avoids
+    the erratic motion of a long constant look-ahead (ros2_interfaces.md §2,
+    ros2_controllers #1579).
+    """
+    if not 1.0 <= periods <= 2.0 or not control_period_s > 0:
+        raise ValueError(f"periods={periods}, control_period_s={control_period_s}: use 1-2 "
+                         "periods of a positive control period")
+    q_arm = _finite(q_arm, "arm command").reshape(-1)
+    if q_arm.shape != (len(ARM_JOINTS),):
+        raise ValueError(f"arm command has {q_arm.size} values; expected {len(ARM_JOINTS)}")
+    point = JointTrajectoryPoint(positions=q_arm.tolist(),
+                                 time_from_start=duration(periods * control_period_s))
+    return JointTrajectory(joint_names=list(ARM_JOINTS), points=[point])
+
+
+def trajectory_points(msg: JointTrajectory) -> tuple[np.ndarray, np.ndarray]:
+    """Points in ARM_JOINTS order  # (P, 7), and their time_from_start in seconds  # (P,)
+
+    All 7 arm joints must be named (JTC rejects partial goals too); unknown names are rejected.
+    """
+    names = list(msg.joint_names)
+    unknown = sorted(set(names) - set(ARM_JOINTS))
+    missing = [n for n in ARM_JOINTS if n not in names]
+    if unknown or missing or len(names) != len(ARM_JOINTS):
+        raise MessageError(f"JointTrajectory names {names}; name each of {list(ARM_JOINTS)} once")
+    if not msg.points:
+        raise MessageError("JointTrajectory has no points")
+    order = [names.index(n) for n in ARM_JOINTS]
+    rows = []
+    for k, point in enumerate(msg.points):
+        if len(point.positions) != len(names):
+            raise MessageError(f"trajectory point {k} has {len(point.positions)} positions for "
+                               f"{len(names)} joints")
+        rows.append([point.positions[i] for i in order])
+    times = [duration_s(p.time_from_start) for p in msg.points]
+    return _finite(rows, "trajectory positions"), _finite(times, "time_from_start")
+
+
+# --- gripper: Float64MultiArray [gap_m] ---------------------------------------------------------
+def clamp_gap(gap_m: float) -> float:
+    return min(max(float(gap_m), 0.0), GRIPPER_MAX_GAP_M)
+
+
+def gripper_command(gap_m: float) -> Float64MultiArray:
+    """Gap between the pads (m), clamped to [0, 0.1]: 0 closed, 0.1 open."""
+    gap = _finite([gap_m], "gripper command")[0]
+    return Float64MultiArray(data=[clamp_gap(gap)])
+
+
+def gripper_gap(msg: Float64MultiArray) -> float:
+    """The commanded gap (m), clamped to [0, 0.1]; one finite value required."""
+    if len(msg.data) != 1:
+        raise MessageError(f"gripper command has {len(msg.data)} values; send [gap_m]")
+    return clamp_gap(_finite(msg.data, "gripper command")[0])
+
+
+def gap_from_fingers(fingers) -> float:
+    """(l, r) finger positions -> gap between the pads (m); each finger moves gap/2."""
+    return clamp_gap(float(np.sum(fingers)))
+
+
+# --- teleop --------------------------------------------------------------------------------------
+def twist_displacement(msg: Twist | TwistStamped, control_period_s: float,
+                       max_step_m: float) -> np.ndarray:
+    """Teleop linear velocity (m/s) -> end-effector displacement per control step  # (3,)"""
+    twist = msg.twist if isinstance(msg, TwistStamped) else msg
+    velocity = _finite([twist.linear.x, twist.linear.y, twist.linear.z], "teleop twist")
+    return np.clip(velocity * control_period_s, -max_step_m, max_step_m)
+
+
+# --- safety clamps -------------------------------------------------------------------------------
+def _limit_arrays(names) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    limits = [JOINT_LIMITS[n] for n in names]
+    return (np.array([lim.lower for lim in limits]), np.array([lim.upper for lim in limits]),
+            np.array([lim.velocity for lim in limits]))
+
+
+def clamp_to_limits(q, names=ARM_JOINTS) -> np.ndarray:
+    """Positions clipped to the URDF limits (continuous joints pass)  # (len(names),)"""
+    lower, upper, _ = _limit_arrays(names)
+    return np.clip(_finite(q, "joint command"), lower, upper)
+
+
+def limit_step(q_target, q_current, dt_s: float, max_velocity: float,
+               names=ARM_JOINTS) -> np.ndarray:
+    """Move from q_current toward q_target by at most min(max_velocity, URDF velocity) * dt_s,
+    then clip to the position limits  # (len(names),)"""
+    _, _, urdf_velocity = _limit_arrays(names)
+    max_delta = np.minimum(max_velocity, urdf_velocity) * dt_s
+    q_current = _finite(q_current, "current joints")
+    delta = np.clip(_finite(q_target, "joint command") - q_current, -max_delta, max_delta)
+    return clamp_to_limits(q_current + delta, names)
+
+
+# --- staleness -----------------------------------------------------------------------------------
+class StalenessTracker:
+    """Age of the last accepted message vs a timeout; stale until the first message arrives.
+
+    Times are seconds on any monotonic clock: pass `now_s` (e.g. the node clock, so sim time
+    works) or let it default to time.monotonic().
+    """
+
+    def __init__(self, timeout_s: float, clock=time.monotonic):
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s={timeout_s}: use a positive number of seconds")
+        self.timeout_s = timeout_s
+        self._clock = clock
+        self._last_s: float | None = None
+
+    def mark(self, now_s: float | None = None) -> None:
+        self._last_s = self._clock() if now_s is None else now_s
+
+    def age_s(self, now_s: float | None = None) -> float:
+        if self._last_s is None:
+            return math.inf
+        return (self._clock() if now_s is None else now_s) - self._last_s
+
+    def is_stale(self, now_s: float | None = None) -> bool:
+        return self.age_s(now_s) > self.timeout_s
