@@ -1,0 +1,75 @@
+"""Soft attention and neighborhood attention (Duan et al. 2017, §4.1).
+
+Soft attention with H heads (paper.md §3, our choice for "how heads differ"): head h has its own
+query projection W_h (D x D) and score vector v_h; contexts are shared:
+    w_{h,i} = v_h^T tanh(W_h q + c_i),   out_h = sum_i softmax_i(w_h)_i m_i
+Masked keys get a score of -inf before the softmax, so padded blocks/steps never contribute.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from oneshot_ros.policy.weight_norm import linear
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:
+    """Softmax over `dim` with masked-out entries (mask False) set to -inf first."""
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=dim)
+
+
+class SoftAttention(nn.Module):
+    """H-head additive attention; queries, contexts of width D; memories of any width."""
+
+    def __init__(self, dim: int, n_heads: int, weight_norm: bool = True):
+        super().__init__()
+        self.dim, self.n_heads = dim, n_heads
+        self.query_proj = linear(dim, n_heads * dim, weight_norm, bias=False)  # W_1..W_H stacked
+        self.score = nn.Parameter(torch.randn(n_heads, dim) / dim**0.5)  # v_h, no weight norm
+
+    def project_query(self, query: torch.Tensor) -> torch.Tensor:
+        """(..., Q, D) -> W_h q: (..., Q, H, D)."""
+        return self.query_proj(query).unflatten(-1, (self.n_heads, self.dim))
+
+    def weights(self, query: torch.Tensor, context: torch.Tensor,
+                key_mask: torch.Tensor | None) -> torch.Tensor:
+        """query (..., Q, D), context (..., K, D), key_mask (..., K) -> weights (..., Q, K, H)."""
+        wq = self.project_query(query).unsqueeze(-3)  # (..., Q, 1, H, D)
+        hidden = torch.tanh(wq + context.unsqueeze(-3).unsqueeze(-2))  # (..., Q, K, H, D)
+        scores = torch.einsum("...qkhd,hd->...qkh", hidden, self.score)  # (..., Q, K, H)
+        mask = None if key_mask is None else key_mask.unsqueeze(-2).unsqueeze(-1)  # (.., 1,K,1)
+        return masked_softmax(scores, mask, dim=-2)
+
+    @staticmethod
+    def read(weights: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
+        """weights (..., Q, K, H), memory (..., K, M) -> (..., Q, H, M)."""
+        return torch.einsum("...qkh,...km->...qhm", weights, memory)
+
+    def forward(self, query, context, memory, key_mask=None):
+        """-> output (..., Q, H, M), weights (..., Q, K, H)."""
+        weights = self.weights(query, context, key_mask)
+        return self.read(weights, memory), weights
+
+
+class NeighborhoodAttention(nn.Module):
+    """Every block attends over all blocks (itself included) at the same time step (§4.1).
+
+    q_i = Linear(h_i), c_i = Linear(h_i) (separate layers), memory m_j = [xyz_j, h_j] (D+3);
+    result_i = SoftAttention(q_i, {c_j}, {m_j}) in R^(H(D+3)).
+    """
+
+    def __init__(self, dim: int, n_heads: int, weight_norm: bool = True):
+        super().__init__()
+        self.query = linear(dim, dim, weight_norm)
+        self.context = linear(dim, dim, weight_norm)
+        self.attention = SoftAttention(dim, n_heads, weight_norm)
+
+    def forward(self, h: torch.Tensor, positions: torch.Tensor,
+                block_mask: torch.Tensor) -> torch.Tensor:
+        """h (..., B, D), positions (..., B, 3), block_mask (..., B) -> (..., B, H(D+3))."""
+        memory = torch.cat([positions, h], dim=-1)  # (..., B, D+3)
+        out, _ = self.attention(self.query(h), self.context(h), memory, block_mask)
+        return out.flatten(-2)  # (..., B, H(D+3))
