@@ -1,0 +1,58 @@
+"""One-shot imitation on a real Fetch (or any ros2_control arm): the imitator, remapped.
+
+    ros2 launch oneshot_ros fetch_imitate.launch.py model:=/path/to/models/bc_stack \
+        demo_file:=demos.h5 demo_index:=0 block_poses_topic:=/perception/block_poses
+
+Inactive until `ros2 service call /imitator/activate std_srvs/srv/SetBool "{data: true}"`.
+Commands are clamped to the joint limits and max_joint_velocity_rad_s (slower than in sim).
+On a Fetch via ros1_bridge the gripper topic needs a GripperCommand action adapter.
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "oneshot_ros"
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            "model", default_value=PathJoinSubstitution(
+                [FindPackageShare(PACKAGE), "models", "bc_stack"]),
+            description="checkpoint directory (config.json + model.safetensors)"),
+        DeclareLaunchArgument("demo_file", default_value="",
+                              description="HDF5 dataset holding the conditioning demonstration"),
+        DeclareLaunchArgument("demo_index", default_value="0",
+                              description="index of the demonstration in demo_file"),
+        DeclareLaunchArgument("arm_command_topic",
+                              default_value="/arm_controller/joint_trajectory",
+                              description="the arm controller's JointTrajectory topic"),
+        DeclareLaunchArgument("gripper_command_topic",
+                              default_value="/gripper_controller/commands",
+                              description="gripper command topic (Float64MultiArray [gap_m])"),
+        DeclareLaunchArgument("joint_states_topic", default_value="/joint_states",
+                              description="the robot's sensor_msgs/JointState topic"),
+        DeclareLaunchArgument("block_poses_topic", default_value="/block_poses",
+                              description="perception's PoseArray, task-letter order, base_link"),
+        DeclareLaunchArgument("max_joint_velocity_rad_s", default_value="0.5",
+                              description="rad/s, command clamp on the real arm"),
+        Node(package=PACKAGE, executable="imitator", name="imitator", output="screen",
+             remappings=[
+                 ("/arm_controller/joint_trajectory", LaunchConfiguration("arm_command_topic")),
+                 ("/gripper_controller/commands", LaunchConfiguration("gripper_command_topic")),
+                 ("/joint_states", LaunchConfiguration("joint_states_topic")),
+                 ("/block_poses", LaunchConfiguration("block_poses_topic")),
+             ],
+             parameters=[
+                 PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "imitator.yaml"]),
+                 {"model": ParameterValue(LaunchConfiguration("model"), value_type=str),
+                  "demo_file": ParameterValue(LaunchConfiguration("demo_file"), value_type=str),
+                  "demo_index": ParameterValue(LaunchConfiguration("demo_index"), value_type=int),
+                  "max_joint_velocity_rad_s": ParameterValue(
+                      LaunchConfiguration("max_joint_velocity_rad_s"), value_type=float)},
+             ]),
+    ])
