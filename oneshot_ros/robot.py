@@ -131,7 +131,7 @@ class ActionLayout:
     to +1 / -1).
     """
 
-    max_step_m: float = 0.03
+    max_step_m: float = 0.015  # m; WorldConfig.max_step_m is the source of truth
 
     DX, DY, DZ, GRIP = 0, 1, 2, 3
     DIM = 4

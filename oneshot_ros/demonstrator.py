@@ -1,0 +1,204 @@
+"""ScriptedStacker: the closed-loop scripted demonstrator (and DAgger's expert labeller).
+
+Every call to `act` decides from the CURRENT scene (gripper position, finger state, block
+positions) alone, so it can take over from any state another policy reached, including after a
+drop. The phase is recomputed every step:
+
+    stage   = first placement in build order (towers left to right, each bottom-up) that does
+              not hold geometrically, or whose block is still in the hand
+    phases  = approach (rise to a safe height, traverse, stop above the block)
+              -> descend -> grasp (close) -> lift -> carry (at a safe height) -> place
+              (lower until the block is just above its support) -> release -> retreat
+
+Sideways motion happens only at a safe height above every standing block. Noise: i.i.d.
+Gaussian noise with std `noise_std` (m per step) is added to dx, dy, dz of the EXECUTED action
+(never to the gripper command); the noise-free action is the training label. Because the
+machine is closed-loop, the next step corrects what the noise did.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from oneshot_ros.data.episode import Episode
+from oneshot_ros.robot import ActionLayout
+from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.tasks import Task, parse_task
+
+DEFAULT_NOISE_STD_M = 0.002  # m per control step on dx, dy, dz (max step is 0.015)
+GRASP_OFFSET_M = 0.01  # gripper_link above the cube centre when grasping (fingertips clear table)
+CLEARANCE_M = 0.05  # carried block bottom / fingertips above the highest standing block
+ALIGN_TOL_M = 0.006  # xy alignment before descending
+RELEASE_GAP_M = 0.006  # block bottom above its support top when the fingers open
+
+
+@dataclass
+class Scene:
+    gripper: np.ndarray  # (3,) gripper_link position, base_link
+    fingers: np.ndarray  # (2,) finger joint positions, m
+    blocks: np.ndarray  # (B, 3) block centres, base_link
+
+
+class ScriptedStacker:
+    def __init__(self, task: str | Task, config: WorldConfig | None = None,
+                 noise_std: float = DEFAULT_NOISE_STD_M, seed: int = 0):
+        self.task = task if isinstance(task, Task) else parse_task(task)
+        self.config = config or WorldConfig()
+        self.layout = ActionLayout(self.config.max_step_m)
+        self.noise_std = float(noise_std)
+        if not 0.0 <= self.noise_std <= self.config.max_step_m:
+            raise ValueError(f"noise_std={noise_std} m: use 0..{self.config.max_step_m}")
+        self.rng = np.random.default_rng(seed)
+        self.phase = "start"
+
+    # --- public API -------------------------------------------------------------------------
+    def act(self, gripper_pos, gripper_state, block_pos) -> tuple[np.ndarray, np.ndarray]:
+        """(executed action with noise, noise-free expert action), both (4,)."""
+        scene = Scene(np.asarray(gripper_pos, float), np.asarray(gripper_state, float),
+                      np.asarray(block_pos, float).reshape(-1, 3))
+        expert = self.expert_action(scene)
+        executed = expert.copy()
+        if self.noise_std > 0:
+            executed[self.layout.MOVE] += self.rng.normal(0.0, self.noise_std, 3)
+        return self.layout.validate(executed), expert
+
+    def expert_action(self, scene: Scene) -> np.ndarray:
+        held = self._held_block(scene)
+        stage = self._current_stage(scene, held)
+        if stage is None:
+            self.phase = "retreat"
+            return self._move(scene, self._above(scene.gripper[:2], scene), open_=True)
+        block, support = stage
+        if held is not None and held != block:
+            self.phase = "release_wrong"
+            return self._action(np.zeros(3), open_=True)
+        if held == block:
+            return self._carry_and_place(scene, block, support)
+        return self._approach_and_grasp(scene, block)
+
+    # --- scene reading ----------------------------------------------------------------------
+    def _resting_on(self, scene: Scene, upper: int, lower: int) -> bool:
+        p, cfg = scene.blocks, self.config
+        xy = np.linalg.norm(p[upper, :2] - p[lower, :2]) < cfg.place_tolerance_xy_m
+        return bool(xy and abs(p[upper, 2] - p[lower, 2] - cfg.block_size_m)
+                    < cfg.place_tolerance_z_m)
+
+    def _held_block(self, scene: Scene) -> int | None:
+        """A block between closed-on-it fingers, close to the grasp point."""
+        half = self.config.block_size_m / 2
+        if not (0.6 * half < scene.fingers.mean() < 1.2 * half):
+            return None
+        offsets = scene.blocks - (scene.gripper - [0, 0, GRASP_OFFSET_M])
+        near = (np.linalg.norm(offsets[:, :2], axis=1) < 0.025) & (np.abs(offsets[:, 2]) < 0.03)
+        return int(np.flatnonzero(near)[0]) if near.any() else None
+
+    def _current_stage(self, scene: Scene, held: int | None) -> tuple[int, int] | None:
+        for block, support in self.task.placements:
+            if block == held or not self._resting_on(scene, block, support):
+                return block, support
+        return None
+
+    def _safe_z(self, scene: Scene, exclude: int | None = None) -> float:
+        """gripper_link height at which the fingertips (and a carried cube) clear every block."""
+        tops = [z + self.config.block_size_m / 2 for k, z in enumerate(scene.blocks[:, 2])
+                if k != exclude]
+        hang = self.config.block_size_m if exclude is not None else 0.031  # below gripper_link
+        return max(tops) + CLEARANCE_M + hang + GRASP_OFFSET_M
+
+    def _above(self, xy, scene: Scene, exclude: int | None = None) -> np.ndarray:
+        return np.array([xy[0], xy[1], self._safe_z(scene, exclude)])
+
+    # --- phases -----------------------------------------------------------------------------
+    def _approach_and_grasp(self, scene: Scene, block: int) -> np.ndarray:
+        target = scene.blocks[block]
+        xy_err = np.linalg.norm(target[:2] - scene.gripper[:2])
+        grasp_z = target[2] + GRASP_OFFSET_M
+        open_now = scene.fingers.mean() > 0.9 * self.config.open_gap_m / 2
+        if xy_err > ALIGN_TOL_M * 2 or (xy_err > ALIGN_TOL_M and not open_now):
+            self.phase = "approach"
+            return self._traverse(scene, target[:2], exclude=None, open_=True)
+        if scene.gripper[2] - grasp_z > 0.004:
+            if not open_now:  # e.g. after a drop: open before going down over the block
+                self.phase = "open"
+                return self._action(np.zeros(3), open_=True)
+            self.phase = "descend"
+            goal = np.array([target[0], target[1], grasp_z])
+            return self._move(scene, goal, open_=True, speed=self._speed(scene, grasp_z))
+        self.phase = "grasp"
+        return self._move(scene, np.array([target[0], target[1], grasp_z]), open_=False)
+
+    def _carry_and_place(self, scene: Scene, block: int, support: int) -> np.ndarray:
+        carried, under = scene.blocks[block], scene.blocks[support]
+        offset = scene.gripper - carried  # keep the grasp offset: aim the BLOCK, not the hand
+        xy_err = np.linalg.norm(under[:2] - carried[:2])
+        release_z = under[2] + self.config.block_size_m + RELEASE_GAP_M
+        if xy_err > ALIGN_TOL_M:
+            self.phase = "lift" if scene.gripper[2] < self._safe_z(scene, block) - 0.01 else "carry"
+            return self._traverse(scene, under[:2] + offset[:2], exclude=block, open_=False)
+        if carried[2] - release_z > 0.003:
+            self.phase = "place"
+            goal = np.array([*(under[:2] + offset[:2]), release_z + offset[2]])
+            return self._move(scene, goal, open_=False, speed=self._speed(scene, goal[2]))
+        self.phase = "release"
+        return self._action(np.zeros(3), open_=True)
+
+    def _traverse(self, scene: Scene, xy, exclude: int | None, open_: bool) -> np.ndarray:
+        """Rise vertically to the safe height, then move sideways at it."""
+        safe = self._safe_z(scene, exclude)
+        if scene.gripper[2] < safe - 0.01:
+            return self._move(scene, np.array([*scene.gripper[:2], safe + 0.01]), open_=open_)
+        return self._move(scene, np.array([xy[0], xy[1], safe]), open_=open_)
+
+    def _speed(self, scene: Scene, goal_z: float) -> float:
+        """Slow down over the last 4 cm of a descent, for precise grasps and placements."""
+        return self.config.max_step_m * (0.35 if scene.gripper[2] - goal_z < 0.04 else 0.8)
+
+    def _move(self, scene: Scene, goal: np.ndarray, open_: bool,
+              speed: float | None = None) -> np.ndarray:
+        delta = goal - scene.gripper
+        limit = speed if speed is not None else 0.8 * self.config.max_step_m
+        dist = np.linalg.norm(delta)
+        if dist > limit:
+            delta *= limit / dist
+        return self._action(delta, open_)
+
+    def _action(self, delta: np.ndarray, open_: bool) -> np.ndarray:
+        grip = self.layout.OPEN if open_ else self.layout.CLOSE
+        return np.array([*delta, grip], dtype=np.float64)
+
+
+def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_STD_M,
+                max_steps: int | None = None, settle_steps: int = 5,
+                on_step=None) -> Episode:
+    """Reset `env` to (task, seed) and let the demonstrator act until success or the horizon.
+
+    The episode ends `settle_steps` after the goal first holds (the towers must still stand);
+    stage_ends[k] is the step at which the k-th stage (build order) first held.
+    """
+    task = task if isinstance(task, Task) else parse_task(task)
+    obs = env.reset(task, seed)
+    expert = ScriptedStacker(task, env.config, noise, seed=seed + 7919)
+    horizon = max_steps or env.horizon
+    observations, actions, labels, stage_ends = [], [], [], []
+    done_at = None
+    for step in range(horizon):
+        executed, label = expert.act(env.gripper_position(), env.gripper_state(),
+                                     env.block_positions())
+        observations.append(obs)
+        actions.append(executed)
+        labels.append(label)
+        obs, info = env.step(executed)
+        if on_step is not None:
+            on_step(env)
+        placed = env.n_placed()
+        while len(stage_ends) < placed:
+            stage_ends.append(step)
+        if info["success"] and done_at is None:
+            done_at = step
+        if done_at is not None and step - done_at >= settle_steps:
+            break
+    outcome = env.outcome()
+    return Episode(task.string, seed, noise, np.array(observations), np.array(actions),
+                   np.array(labels), outcome == "success", outcome, stage_ends)

@@ -1,0 +1,63 @@
+"""WorldConfig: every physical and timing setting of the stacking world, in one typed dataclass.
+
+Defaults follow pybullet_world.md (240 Hz physics, 50 solver iterations, finger gear, combined
+friction 0.5); override them from YAML (`config/world.yaml`) with oneshot_ros.config.load_yaml.
+Datasets and checkpoints store this config; readers refuse a mismatch of the layout fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oneshot_ros.robot import TORSO_UP_M, ActionLayout
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    control_hz: float = 20.0  # Hz, policy step rate: ~80 steps per stage, so temporal dropout (5%) keeps ~4 frames a stage
+    physics_hz: float = 240.0  # Hz, Bullet fixed time step
+    solver_iterations: int = 50  # fewer collapse tall towers (pybullet_world.md §1)
+    max_step_m: float = 0.015  # m per control step, clip of each of dx, dy, dz (0.3 m/s)
+    table_height_m: float = 0.72  # table top above base_link origin (the floor)
+    table_x_m: tuple[float, float] = (0.32, 1.0)  # table extent in base_link x (near edge clears the base)
+    table_y_m: tuple[float, float] = (-0.6, 0.6)
+    torso_m: float = TORSO_UP_M  # torso fully up puts the table inside the top-down workspace
+    block_size_m: float = 0.05  # cube edge
+    block_mass_kg: float = 0.1
+    block_friction: float = 0.5  # Bullet multiplies: 0.5 x finger 1.0 = combined 0.5
+    finger_friction: float = 1.0
+    finger_force_n: float = 30.0  # per finger; >= 5 N holds a 0.1 kg cube (pybullet_world.md)
+    open_gap_m: float = 0.08  # finger gap when open (Fetch API: 0..0.1); 8 cm clears a 5 cm cube
+    # Start layout: block centres inside this annulus around the shoulder-pan axis (base x 0.0327)
+    spawn_radius_m: tuple[float, float] = (0.45, 0.70)
+    spawn_bearing_rad: float = 0.55  # |bearing| from straight ahead
+    spawn_min_distance_m: float = 0.11  # between block centres; fingers need room on the y faces
+    horizon_base_steps: int = 100  # horizon = base + per_stage * n_stages (control steps)
+    horizon_per_stage_steps: int = 200
+    place_tolerance_xy_m: float = 0.025  # success: block centred on its support within this
+    place_tolerance_z_m: float = 0.01  # success: centre height = support + block size ± this
+    settle_s: float = 0.5  # physics settling after reset, before the first observation
+    render_width: int = 320
+    render_height: int = 240
+
+    def __post_init__(self):
+        ActionLayout(self.max_step_m)  # validates the clip
+        if self.physics_hz % self.control_hz:
+            raise ValueError(
+                f"physics_hz={self.physics_hz} must be a multiple of control_hz={self.control_hz}"
+            )
+        if not 0.05 < self.open_gap_m <= 0.1:
+            raise ValueError(f"open_gap_m={self.open_gap_m}: use (0.05, 0.1] to clear a 5 cm cube")
+        if self.solver_iterations < 20:
+            raise ValueError("solver_iterations < 20 collapses tall towers; use 50 (default)")
+
+    @property
+    def substeps(self) -> int:
+        return int(round(self.physics_hz / self.control_hz))
+
+    @property
+    def action_layout(self) -> ActionLayout:
+        return ActionLayout(self.max_step_m)
+
+    def horizon(self, n_stages: int) -> int:
+        return self.horizon_base_steps + self.horizon_per_stage_steps * n_stages

@@ -1,0 +1,179 @@
+"""StackingEnv: the Fetch arm and 2-10 cubes on a table, controlled by (dx, dy, dz, grip).
+
+    env = StackingEnv()
+    obs = env.reset("ab cd", seed=0)          # (3B+2,) float32, see robot.ObsLayout
+    obs, info = env.step([0.01, 0, 0, 1])     # end-effector displacement (m) + open(>0)/close
+    env.is_success(), env.outcome()
+
+A control step: FK of the measured joints (Pinocchio) + clipped displacement -> target clamped to
+the workspace -> top-down IK seeded at the measured joints -> PyBullet position control for
+physics_hz / control_hz physics steps. The same displacement -> joint-target path runs in the ROS
+imitator, so sim and real arm see identical commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pybullet
+
+from oneshot_ros.kinematics import FetchKinematics, IKError
+from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, ObsLayout
+from oneshot_ros.sim import layout, success
+from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.sim.scene import Scene
+from oneshot_ros.tasks import Task, parse_task
+
+
+@dataclass
+class SimState:
+    """Snapshot for reset_to: exact within the env that made it (Bullet in-memory state)."""
+
+    task: str
+    seed: int
+    step: int
+    arm_target: np.ndarray  # (7,) commanded joint targets
+    gap_target: float
+    bullet_state: int
+
+
+class StackingEnv:
+    def __init__(self, config: WorldConfig | None = None):
+        self.config = config or WorldConfig()
+        self.scene = Scene(self.config)
+        self.kin = FetchKinematics()
+        self.actions = self.config.action_layout
+        self.task: Task | None = None
+        self.seed = 0
+        self.n_steps = 0
+        self._arm_target = np.array(READY_ARM)
+        self._gap_target = self.config.open_gap_m
+
+    # --- episode control ----------------------------------------------------------------------
+    def reset(self, task: str | Task, seed: int) -> np.ndarray:
+        self.task = task if isinstance(task, Task) else parse_task(task)
+        self.seed, self.n_steps = int(seed), 0
+        rng = np.random.default_rng(self.seed)
+        self.scene.set_blocks(self.task.n_blocks)
+        self.scene.place_blocks(layout.sample_start(self.config, self.task.n_blocks, rng))
+        self.scene.arm.reset_joints(READY_ARM)
+        self._arm_target, self._gap_target = np.array(READY_ARM), self.config.open_gap_m
+        for _ in range(int(self.config.settle_s * self.config.physics_hz)):
+            self.scene.client.stepSimulation()
+        return self.observation()
+
+    @property
+    def horizon(self) -> int:
+        return self.config.horizon(self._require_task().n_stages)
+
+    def step(self, action) -> tuple[np.ndarray, dict]:
+        """Apply one control step; returns (obs, info). Bad actions raise ValueError."""
+        self._require_task()
+        a = self.actions.validate(action)
+        target = self.gripper_position() + a[self.actions.MOVE]
+        target = layout.clamp_target(self.config, target)
+        info = {"ik_failed": False}
+        try:
+            self._arm_target = self.kin.ik_down(target, self.scene.arm.arm_positions(),
+                                                self.config.torso_m)
+        except IKError:
+            info["ik_failed"] = True  # hold the previous joint target
+        self._gap_target = self.config.open_gap_m if a[self.actions.GRIP] > 0 else 0.0
+        self.advance()
+        info["success"] = self.is_success()
+        return self.observation(), info
+
+    def command_joints(self, arm_q, gap_m: float):
+        """Joint-level command (the ROS sim driver's path): 7 arm targets + finger gap (m)."""
+        arm_q = np.asarray(arm_q, dtype=np.float64)
+        if arm_q.shape != (len(ARM_JOINTS),) or not np.all(np.isfinite(arm_q)):
+            raise ValueError(f"arm command must be 7 finite joint positions, got {arm_q}")
+        self._arm_target = arm_q.copy()
+        self._gap_target = float(np.clip(gap_m, 0.0, 0.1))
+
+    def advance(self):
+        """Run one control period of physics with the current joint targets."""
+        self.scene.arm.command(self._arm_target, self._gap_target)
+        for _ in range(self.config.substeps):
+            self.scene.client.stepSimulation()
+        self.n_steps += 1
+
+    # --- reading the world ----------------------------------------------------------------------
+    def observation(self) -> np.ndarray:
+        rel = self.block_positions() - self.gripper_position()
+        return ObsLayout(self._require_task().n_blocks).build(rel, self.gripper_state())
+
+    def block_positions(self) -> np.ndarray:
+        return self.scene.block_poses()[0]
+
+    def gripper_position(self) -> np.ndarray:
+        return self.kin.fk(self.scene.arm.arm_positions(), self.scene.arm.torso_position())[0]
+
+    def gripper_state(self) -> np.ndarray:
+        return self.scene.arm.finger_positions()
+
+    def joint_positions(self) -> dict[str, float]:
+        arm = self.scene.arm
+        names = (TORSO_JOINT, *ARM_JOINTS, *FINGER_JOINTS)
+        values = [arm.torso_position(), *arm.arm_positions(), *arm.finger_positions()]
+        return dict(zip(names, map(float, values)))
+
+    def is_success(self) -> bool:
+        return success.is_success(self._goal_view())
+
+    def outcome(self) -> str:
+        return success.classify(self._goal_view())
+
+    def n_placed(self) -> int:
+        """Stages done in build order (the prefix of task.placements that holds)."""
+        return success.n_placed_prefix(self._goal_view())
+
+    def _goal_view(self) -> success.GoalView:
+        pos, quat = self.scene.block_poses()
+        return success.GoalView(self._require_task(), self.config, pos, quat,
+                                self._fingers_touching())
+
+    def _fingers_touching(self) -> set[int]:
+        arm, c = self.scene.arm, self.scene.client
+        touching = set()
+        for k, body in enumerate(self.scene.blocks):
+            if any(c.getContactPoints(arm.body, body, f, -1) for f in arm.fingers):
+                touching.add(k)
+        return touching
+
+    def _require_task(self) -> Task:
+        if self.task is None:
+            raise RuntimeError("call reset(task, seed) before using the environment")
+        return self.task
+
+    # --- snapshots and rendering ----------------------------------------------------------------
+    def get_state(self) -> SimState:
+        task = self._require_task()
+        return SimState(task.string, self.seed, self.n_steps, self._arm_target.copy(),
+                        self._gap_target, self.scene.client.saveState())
+
+    def reset_to(self, state: SimState) -> np.ndarray:
+        task = parse_task(state.task)
+        if self.task is None or task.n_blocks != self.task.n_blocks:
+            raise ValueError("reset_to needs a state saved by this env after reset() with the "
+                             "same number of blocks")
+        self.scene.client.restoreState(state.bullet_state)
+        self.task, self.seed, self.n_steps = task, state.seed, state.step
+        self._arm_target, self._gap_target = state.arm_target.copy(), state.gap_target
+        self.scene.arm.command(self._arm_target, self._gap_target)
+        return self.observation()
+
+    def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB from the CPU (TinyRenderer) camera, looking at the table."""
+        w, h = width or self.config.render_width, height or self.config.render_height
+        c = self.scene.client
+        view = c.computeViewMatrixFromYawPitchRoll(
+            cameraTargetPosition=[0.6, 0.0, self.config.table_height_m + 0.12],
+            distance=1.25, yaw=60, pitch=-30, roll=0, upAxisIndex=2)
+        proj = c.computeProjectionMatrixFOV(fov=50, aspect=w / h, nearVal=0.05, farVal=5.0)
+        img = c.getCameraImage(w, h, view, proj, renderer=pybullet.ER_TINY_RENDERER)
+        return np.asarray(img[2], dtype=np.uint8).reshape(h, w, 4)[:, :, :3]
+
+    def close(self):
+        self.scene.close()

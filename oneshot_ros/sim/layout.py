@@ -1,0 +1,53 @@
+"""Start layouts and the reachable workspace of the table top."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oneshot_ros.sim.config import WorldConfig
+
+PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (fetch_arm_kinematics.md §2)
+MAX_TARGET_Z_M = 1.30  # highest top-down TCP we command (reachable for r <= 0.6 with torso up)
+MAX_TARGET_RADIUS_M = 0.75  # keep away from the straight-arm singularity
+MIN_TARGET_RADIUS_M = 0.30
+
+
+def sample_start(config: WorldConfig, n_blocks: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) block centres on the table: inside the reachable annulus, pairwise apart.
+
+    Rejection sampling; besides the centre distance, a neighbour may not sit in the band the open
+    fingers sweep along y (|dx| < 0.05 and |dy| < 0.095), so every cube can be grasped top-down.
+    """
+    r0, r1 = config.spawn_radius_m
+    z = config.table_height_m + config.block_size_m / 2 + 1e-3
+    placed: list[np.ndarray] = []
+    for _ in range(20000):
+        r = np.sqrt(rng.uniform(r0**2, r1**2))  # uniform over the annulus area
+        bearing = rng.uniform(-config.spawn_bearing_rad, config.spawn_bearing_rad)
+        p = np.array([PAN_AXIS_X + r * np.cos(bearing), r * np.sin(bearing), z])
+        if all(_clear(p, q, config) for q in placed):
+            placed.append(p)
+            if len(placed) == n_blocks:
+                return np.array(placed)
+    raise RuntimeError(f"could not place {n_blocks} blocks; widen spawn_radius_m/bearing")
+
+
+def _clear(p: np.ndarray, q: np.ndarray, config: WorldConfig) -> bool:
+    d = np.abs(p - q)
+    if np.hypot(d[0], d[1]) < config.spawn_min_distance_m:
+        return False
+    return not (d[0] < 0.05 and d[1] < 0.095)
+
+
+def clamp_target(config: WorldConfig, target: np.ndarray) -> np.ndarray:
+    """Documented clamp of a gripper target: above the table, below 1.30 m, r in [0.30, 0.75]."""
+    t = np.array(target, dtype=np.float64)
+    z_min = config.table_height_m + 0.03  # fingertips are 0.031 below gripper_link
+    t[2] = np.clip(t[2], z_min, MAX_TARGET_Z_M)
+    offset = t[:2] - [PAN_AXIS_X, 0.0]
+    r = np.linalg.norm(offset)
+    if r > MAX_TARGET_RADIUS_M or r < MIN_TARGET_RADIUS_M:
+        r_new = np.clip(r, MIN_TARGET_RADIUS_M, MAX_TARGET_RADIUS_M)
+        direction = offset / r if r > 1e-9 else np.array([1.0, 0.0])
+        t[:2] = np.array([PAN_AXIS_X, 0.0]) + direction * r_new
+    return t

@@ -1,0 +1,148 @@
+"""PyBullet scene: our Fetch URDF, a table and the cubes, in the env's own BulletClient.
+
+Physics only: kinematics come from oneshot_ros.kinematics. Grasping is by friction between the
+finger pads and the cube; nothing ever glues a block to the hand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet
+from pybullet_utils.bullet_client import BulletClient
+
+from oneshot_ros.robot import (
+    ARM_JOINTS,
+    EE_LINK,
+    FINGER_JOINTS,
+    JOINT_LIMITS,
+    READY_ARM,
+    TORSO_JOINT,
+    urdf_path,
+)
+from oneshot_ros.sim.config import WorldConfig
+
+BLOCK_COLOURS = (  # a..j, distinct and readable in renders
+    (0.90, 0.10, 0.10), (0.10, 0.60, 0.95), (0.15, 0.75, 0.20), (0.98, 0.80, 0.10),
+    (0.60, 0.20, 0.80), (1.00, 0.50, 0.00), (0.05, 0.80, 0.75), (0.95, 0.40, 0.70),
+    (0.45, 0.30, 0.15), (0.95, 0.95, 0.95),
+)
+
+
+class FetchArm:
+    """The robot body: joint indices by name, finger gear, motor commands, state reads."""
+
+    def __init__(self, client: BulletClient, config: WorldConfig):
+        self.client, self.config = client, config
+        # No self-collision: the closed finger pads touch (real Fetch), which Bullet would
+        # resolve by throwing the fingers apart; the arm never folds onto itself over a table.
+        self.body = client.loadURDF(urdf_path(), useFixedBase=True)
+        index = {client.getJointInfo(self.body, i)[1].decode(): i
+                 for i in range(client.getNumJoints(self.body))}
+        links = {client.getJointInfo(self.body, i)[12].decode(): i
+                 for i in range(client.getNumJoints(self.body))}
+        self.torso = index[TORSO_JOINT]
+        self.arm = [index[n] for n in ARM_JOINTS]
+        self.fingers = [index[n] for n in FINGER_JOINTS]
+        self.ee_link = links[EE_LINK]
+        # The URDF keeps the real joint damping (fingers 100 N·s/m on 0.08 kg), which Bullet
+        # integrates explicitly: unstable at 240 Hz. Position motors provide the damping here.
+        for j in index.values():
+            client.changeDynamics(self.body, j, jointDamping=0.0)
+        self._gear_fingers()
+        for f in self.fingers:
+            client.changeDynamics(self.body, f, lateralFriction=config.finger_friction)
+        self._max_force = [JOINT_LIMITS[n].effort for n in ARM_JOINTS]
+        self._max_vel = [JOINT_LIMITS[n].velocity for n in ARM_JOINTS]
+
+    def _gear_fingers(self):
+        # PyBullet ignores <mimic>: a gear row keeps both fingers equal (pybullet_world.md §1).
+        c = self.client.createConstraint(
+            self.body, self.fingers[0], self.body, self.fingers[1],
+            jointType=pybullet.JOINT_GEAR, jointAxis=[1, 0, 0],
+            parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0])
+        self.client.changeConstraint(c, gearRatio=-1, erp=0.1, maxForce=50)
+
+    def reset_joints(self, arm_q=READY_ARM, gap_m: float | None = None):
+        gap = self.config.open_gap_m if gap_m is None else gap_m
+        self.client.resetJointState(self.body, self.torso, self.config.torso_m)
+        for j, q in zip(self.arm, arm_q):
+            self.client.resetJointState(self.body, j, q)
+        for f in self.fingers:
+            self.client.resetJointState(self.body, f, gap / 2)
+        self.command(np.asarray(arm_q), gap)
+
+    def command(self, arm_q: np.ndarray, gap_m: float):
+        """Position targets for the 7 arm joints and the finger gap (held until replaced)."""
+        c = self.client
+        c.setJointMotorControl2(self.body, self.torso, pybullet.POSITION_CONTROL,
+                                targetPosition=self.config.torso_m, force=450.0)
+        c.setJointMotorControlArray(self.body, self.arm, pybullet.POSITION_CONTROL,
+                                    targetPositions=list(arm_q), forces=self._max_force)
+        half = float(np.clip(gap_m, 0.0, 0.1)) / 2
+        c.setJointMotorControlArray(self.body, self.fingers, pybullet.POSITION_CONTROL,
+                                    targetPositions=[half, half],
+                                    forces=[self.config.finger_force_n] * 2)
+
+    def arm_positions(self) -> np.ndarray:
+        return np.array([s[0] for s in self.client.getJointStates(self.body, self.arm)])
+
+    def finger_positions(self) -> np.ndarray:
+        return np.array([s[0] for s in self.client.getJointStates(self.body, self.fingers)])
+
+    def torso_position(self) -> float:
+        return self.client.getJointState(self.body, self.torso)[0]
+
+
+class Scene:
+    """One DIRECT BulletClient holding the arm, a static table and up to 10 cubes."""
+
+    def __init__(self, config: WorldConfig):
+        self.config = config
+        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        c = self.client
+        c.setGravity(0, 0, -9.81)
+        c.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
+                                    numSolverIterations=config.solver_iterations)
+        self.table = self._make_table()
+        self.arm = FetchArm(c, config)
+        self.blocks: list[int] = []
+
+    def _make_table(self) -> int:
+        cfg, c = self.config, self.client
+        (x0, x1), (y0, y1) = cfg.table_x_m, cfg.table_y_m
+        half = [(x1 - x0) / 2, (y1 - y0) / 2, 0.02]
+        shape = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half)
+        visual = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half,
+                                     rgbaColor=[0.72, 0.58, 0.42, 1])
+        body = c.createMultiBody(0, shape, visual,
+                                 [(x0 + x1) / 2, (y0 + y1) / 2, cfg.table_height_m - 0.02])
+        c.changeDynamics(body, -1, lateralFriction=cfg.block_friction)
+        return body
+
+    def set_blocks(self, n_blocks: int):
+        """(Re)create exactly n cubes (bodies are reused across resets of the same size)."""
+        c, cfg = self.client, self.config
+        while len(self.blocks) > n_blocks:
+            c.removeBody(self.blocks.pop())
+        half = [cfg.block_size_m / 2] * 3
+        while len(self.blocks) < n_blocks:
+            k = len(self.blocks)
+            shape = c.createCollisionShape(pybullet.GEOM_BOX, halfExtents=half)
+            visual = c.createVisualShape(pybullet.GEOM_BOX, halfExtents=half,
+                                         rgbaColor=[*BLOCK_COLOURS[k], 1])
+            body = c.createMultiBody(cfg.block_mass_kg, shape, visual, [0, 0, -1])
+            c.changeDynamics(body, -1, lateralFriction=cfg.block_friction)
+            self.blocks.append(body)
+
+    def place_blocks(self, positions: np.ndarray):
+        for body, pos in zip(self.blocks, positions):
+            self.client.resetBasePositionAndOrientation(body, list(pos), [0, 0, 0, 1])
+            self.client.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
+
+    def block_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (B, 3) and quaternions xyzw (B, 4) in base_link (= world)."""
+        poses = [self.client.getBasePositionAndOrientation(b) for b in self.blocks]
+        return np.array([p for p, _ in poses]), np.array([q for _, q in poses])
+
+    def close(self):
+        self.client.disconnect()
