@@ -2,8 +2,10 @@
 
 Usage:
     oneshot-ros tasks split
-    oneshot-ros demonstrate --task "ab cd" --episodes 5 --seed 0 [--noise 0.2] [--video out.mp4] [--json]
-    oneshot-ros collect --tasks config/tasks/train.txt --demos-per-task 10 --workers 2 --out demos.h5
+    oneshot-ros demonstrate --task "ab cd" --episodes 5 --seed 0 [--noise 0.002]
+        [--video out.mp4] [--json]
+    oneshot-ros collect --tasks config/tasks/train.txt --demos-per-task 10 --workers 2 \
+        --out demos.h5
     oneshot-ros info demos.h5 [--json]
     oneshot-ros replay demos.h5 --index 0 --out demo.mp4
     oneshot-ros train --config config/train/bc.yaml --data demos.h5 --out models/bc

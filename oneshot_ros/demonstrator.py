@@ -135,7 +135,8 @@ class ScriptedStacker:
         xy_err = np.linalg.norm(under[:2] - carried[:2])
         release_z = under[2] + self.config.block_size_m + RELEASE_GAP_M
         if xy_err > ALIGN_TOL_M:
-            self.phase = "lift" if scene.gripper[2] < self._safe_z(scene, block) - 0.01 else "carry"
+            low = scene.gripper[2] < self._safe_z(scene, block) - 0.01
+            self.phase = "lift" if low else "carry"
             return self._traverse(scene, under[:2] + offset[:2], exclude=block, open_=False)
         if carried[2] - release_z > 0.003:
             self.phase = "place"

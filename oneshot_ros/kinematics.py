@@ -61,7 +61,7 @@ class FetchKinematics:
     def _pin_q(self, q_arm: np.ndarray, torso: float) -> np.ndarray:
         q = pin.neutral(self.model)
         q[self._torso.idx_q] = torso
-        for joint, angle in zip(self._arm, q_arm):
+        for joint, angle in zip(self._arm, q_arm, strict=True):
             if joint.nq == 2:  # continuous joint: (cos, sin)
                 q[joint.idx_q: joint.idx_q + 2] = (np.cos(angle), np.sin(angle))
             else:
@@ -95,14 +95,13 @@ class FetchKinematics:
         if target.shape != (3,) or not np.all(np.isfinite(target)):
             raise ValueError(f"IK target must be 3 finite numbers (m), got {target}")
         r_goal = down_rotation(yaw)
-        best_q, best_err = None, np.inf
+        best_err = np.inf
         for seed in (q_seed, *RESTART_SEEDS):
             q, err = self._solve(target, r_goal, seed, torso, tol_m, max_iters)
             pos_err = np.linalg.norm(err[:3])
             if pos_err <= 5e-3 and np.linalg.norm(err[3:]) <= 0.05:
                 return q
-            if pos_err < best_err:
-                best_q, best_err = q, pos_err
+            best_err = min(best_err, pos_err)
         raise IKError(
             f"IK target {np.round(target, 3).tolist()} unreachable with the gripper pointing "
             f"down (residual {best_err * 1000:.1f} mm); keep targets inside the workspace "

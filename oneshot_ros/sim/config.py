@@ -14,12 +14,13 @@ from oneshot_ros.robot import TORSO_UP_M, ActionLayout
 
 @dataclass(frozen=True)
 class WorldConfig:
-    control_hz: float = 20.0  # Hz, policy step rate: ~80 steps per stage, so temporal dropout (5%) keeps ~4 frames a stage
+    # Hz, policy step rate: ~120 steps per stage, so temporal dropout (keep 5%) sees ~6 a stage
+    control_hz: float = 20.0
     physics_hz: float = 240.0  # Hz, Bullet fixed time step
     solver_iterations: int = 50  # fewer collapse tall towers (pybullet_world.md §1)
     max_step_m: float = 0.015  # m per control step, clip of each of dx, dy, dz (0.3 m/s)
     table_height_m: float = 0.72  # table top above base_link origin (the floor)
-    table_x_m: tuple[float, float] = (0.32, 1.0)  # table extent in base_link x (near edge clears the base)
+    table_x_m: tuple[float, float] = (0.32, 1.0)  # base_link x; the near edge clears the base
     table_y_m: tuple[float, float] = (-0.6, 0.6)
     torso_m: float = TORSO_UP_M  # torso fully up puts the table inside the top-down workspace
     block_size_m: float = 0.05  # cube edge

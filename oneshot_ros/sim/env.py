@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet
 
 from oneshot_ros.kinematics import FetchKinematics, IKError
 from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, ObsLayout
 from oneshot_ros.sim import layout, success
 from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.sim.quiet import pybullet
 from oneshot_ros.sim.scene import Scene
 from oneshot_ros.tasks import Task, parse_task
 
@@ -117,7 +117,7 @@ class StackingEnv:
         arm = self.scene.arm
         names = (TORSO_JOINT, *ARM_JOINTS, *FINGER_JOINTS)
         values = [arm.torso_position(), *arm.arm_positions(), *arm.finger_positions()]
-        return dict(zip(names, map(float, values)))
+        return dict(zip(names, map(float, values), strict=True))
 
     def is_success(self) -> bool:
         return success.is_success(self._goal_view())

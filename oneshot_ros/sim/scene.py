@@ -7,8 +7,6 @@ finger pads and the cube; nothing ever glues a block to the hand.
 from __future__ import annotations
 
 import numpy as np
-import pybullet
-from pybullet_utils.bullet_client import BulletClient
 
 from oneshot_ros.robot import (
     ARM_JOINTS,
@@ -20,6 +18,7 @@ from oneshot_ros.robot import (
     urdf_path,
 )
 from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.sim.quiet import BulletClient, pybullet, stdout_to_stderr
 
 BLOCK_COLOURS = (  # a..j, distinct and readable in renders
     (0.90, 0.10, 0.10), (0.10, 0.60, 0.95), (0.15, 0.75, 0.20), (0.98, 0.80, 0.10),
@@ -65,7 +64,7 @@ class FetchArm:
     def reset_joints(self, arm_q=READY_ARM, gap_m: float | None = None):
         gap = self.config.open_gap_m if gap_m is None else gap_m
         self.client.resetJointState(self.body, self.torso, self.config.torso_m)
-        for j, q in zip(self.arm, arm_q):
+        for j, q in zip(self.arm, arm_q, strict=True):
             self.client.resetJointState(self.body, j, q)
         for f in self.fingers:
             self.client.resetJointState(self.body, f, gap / 2)
@@ -98,7 +97,8 @@ class Scene:
 
     def __init__(self, config: WorldConfig):
         self.config = config
-        self.client = BulletClient(connection_mode=pybullet.DIRECT)
+        with stdout_to_stderr():
+            self.client = BulletClient(connection_mode=pybullet.DIRECT)
         c = self.client
         c.setGravity(0, 0, -9.81)
         c.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
@@ -135,7 +135,7 @@ class Scene:
             self.blocks.append(body)
 
     def place_blocks(self, positions: np.ndarray):
-        for body, pos in zip(self.blocks, positions):
+        for body, pos in zip(self.blocks, positions, strict=True):
             self.client.resetBasePositionAndOrientation(body, list(pos), [0, 0, 0, 1])
             self.client.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
 
