@@ -1,0 +1,330 @@
+"""The ONE on-disk format for demonstrations (robomimic-like HDF5), its writer and its reader.
+
+    with DemoWriter("demos.h5", world_config=dataclasses.asdict(WorldConfig())) as writer:
+        writer.append(episode)                     # committed: survives a SIGKILL from here on
+    reader = DemoReader(["shard0.h5", "shard1.h5"])  # or one file, or a directory of *.h5 shards
+    episode = reader[0]; reader.tasks["ab cd"]     # -> [global indices]
+
+Layout (format_version 1):
+
+    /                       attrs: format="oneshot_ros.demos", format_version=1,
+                                   package_version, world_config (JSON), obs_layout (JSON),
+                                   action_layout (JSON)
+    /data                   attrs: n_demos = committed demonstrations (demo_0 .. demo_{n-1})
+    /data/demo_<k>/obs              (T, 3B+2) float32  observation before each step (ObsLayout)
+    /data/demo_<k>/actions          (T, 4) float32     executed (noisy) actions (ActionLayout)
+    /data/demo_<k>/expert_actions   (T, 4) float32     noise-free expert labels (train on these)
+    /data/demo_<k>          attrs: task, seed, noise, success, outcome, length, n_blocks,
+                                   stage_ends (int64 array), source, attempts (-1 = unknown)
+
+Crash safety: the writer goes through `journal.JournaledFile`, so every `append` is one atomic
+commit (the demonstration and the new n_demos together, or neither); a killed writer leaves the
+file as of its last completed append, and the next open finishes or drops the interrupted commit.
+A file is written by one process at a time (an flock enforces it); use `--shard i/n` for parallel
+jobs and read the shards together.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from oneshot_ros import __version__
+from oneshot_ros.data import journal
+from oneshot_ros.data.episode import Episode
+from oneshot_ros.robot import MIN_BLOCKS, ActionLayout, ObsLayout
+
+log = logging.getLogger(__name__)
+
+FORMAT = "oneshot_ros.demos"
+FORMAT_VERSION = 1
+DATA = "data"
+N_DEMOS = "n_demos"
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+class DemoFormatError(ValueError):
+    """A file that is not, or no longer, a readable demonstration file; says what to do."""
+
+
+def obs_layout_description() -> dict:
+    """ObsLayout.describe() for any block count (files mix tasks with 2..10 blocks)."""
+    return {**ObsLayout(MIN_BLOCKS).describe(), "dim": "3 * n_blocks + 2"}
+
+
+def action_layout_description(world_config: dict) -> dict:
+    return ActionLayout(world_config.get("max_step_m", ActionLayout.max_step_m)).describe()
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def demo_name(index: int) -> str:
+    return f"demo_{index}"
+
+
+# --- opening and checking --------------------------------------------------------------------
+def _open_h5(path: Path) -> h5py.File:
+    """Open read-only after finishing a killed writer's commit; clear errors for foreign files."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such demonstration file")
+    try:
+        journal.recover(path)
+    except PermissionError:
+        raise DemoFormatError(
+            f"{path} has an unfinished commit from a killed writer; open it once with write "
+            "permission (e.g. `oneshot-ros info` as its owner) to finish it"
+        ) from None
+    with open(path, "rb") as probe:
+        journal.lock(probe.fileno(), path, exclusive=False)  # refuse while a writer is live
+        if probe.read(8) != _HDF5_SIGNATURE:
+            raise DemoFormatError(
+                f"{path} is not an HDF5 file; pass a file written by `oneshot-ros collect`"
+            )
+    try:
+        return h5py.File(path, "r", locking=False)
+    except OSError as err:
+        raise DemoFormatError(
+            f"{path} is a truncated or damaged HDF5 file ({err}); re-collect it or restore a copy"
+        ) from None
+
+
+def check_file(h5: h5py.File, path: Path) -> None:
+    """Raise DemoFormatError unless `h5` is a demonstration file this version can read."""
+    attrs = h5.attrs
+    if attrs.get("format") != FORMAT:
+        raise DemoFormatError(
+            f"{path} is an HDF5 file but not an oneshot_ros demonstration file (no "
+            f"format={FORMAT!r} attribute); pass a file written by `oneshot-ros collect`"
+        )
+    version = int(attrs.get("format_version", -1))
+    if version > FORMAT_VERSION:
+        raise DemoFormatError(
+            f"{path} has format_version {version}, newer than this oneshot_ros reads "
+            f"({FORMAT_VERSION}); upgrade oneshot_ros (it was written by "
+            f"{attrs.get('package_version')})"
+        )
+    if version != FORMAT_VERSION:
+        raise DemoFormatError(
+            f"{path} has format_version {version}; this oneshot_ros reads {FORMAT_VERSION} only: "
+            "re-collect the demonstrations"
+        )
+    _check_layouts(h5, path)
+    if DATA not in h5 or N_DEMOS not in h5[DATA].attrs:
+        raise DemoFormatError(f"{path} lacks /{DATA} or its {N_DEMOS}: damaged; re-collect it")
+
+
+def _check_layouts(h5: h5py.File, path: Path) -> None:
+    world = json.loads(h5.attrs["world_config"])
+    expected = {"obs_layout": obs_layout_description(),
+                "action_layout": action_layout_description(world)}
+    for key, want in expected.items():
+        stored = json.loads(h5.attrs.get(key, "null"))
+        if stored != want:
+            raise DemoFormatError(
+                f"{path}: {key} {stored} differs from this oneshot_ros's {want}; the data "
+                "cannot be used with this code: re-collect it or use the version that wrote it"
+            )
+
+
+def world_config_of(h5: h5py.File) -> dict:
+    return json.loads(h5.attrs["world_config"])
+
+
+# --- writing ---------------------------------------------------------------------------------
+def _create(path: Path, world_config: dict) -> None:
+    """Create an empty demonstration file atomically (temporary file + rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with h5py.File(tmp, "w") as h5:
+        h5.attrs.update({
+            "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
+            "world_config": _dumps(world_config),
+            "obs_layout": _dumps(obs_layout_description()),
+            "action_layout": _dumps(action_layout_description(world_config)),
+        })
+        h5.create_group(DATA).attrs[N_DEMOS] = 0
+    os.replace(tmp, path)
+
+
+class DemoWriter:
+    """Append episodes to a new or existing demonstration file; each append is one commit."""
+
+    def __init__(self, path: str | Path, world_config: dict, compression: str | None = "gzip",
+                 fsync: bool = True):
+        self.path = Path(path)
+        self.world_config = json.loads(_dumps(world_config))  # JSON-able, normalised
+        self.compression = compression
+        if not self.path.exists():
+            _create(self.path, self.world_config)
+        else:
+            with _open_h5(self.path) as h5:
+                check_file(h5, self.path)
+                self._check_world(world_config_of(h5))
+        self._io = journal.JournaledFile(self.path, fsync=fsync)
+        self._h5 = h5py.File(self._io, "a")
+        self._data = self._h5[DATA]
+        self._keys = {_key(self._data[demo_name(k)].attrs) for k in range(len(self))}
+
+    def _check_world(self, stored: dict) -> None:
+        if stored != self.world_config:
+            diff = sorted(k for k in set(stored) | set(self.world_config)
+                          if stored.get(k) != self.world_config.get(k))
+            raise DemoFormatError(
+                f"{self.path} was collected with a different world config (differs in {diff}); "
+                "write these demonstrations to a new file"
+            )
+
+    def __len__(self) -> int:
+        return int(self._data.attrs[N_DEMOS])
+
+    def keys(self) -> set[tuple[str, int]]:
+        """(task, seed) of every committed demonstration: what a resumed collection skips."""
+        return set(self._keys)
+
+    def append(self, episode: Episode, attempts: int = -1) -> int:
+        """Write one episode and commit it; returns its index in this file."""
+        index = len(self)
+        group = self._data.create_group(demo_name(index))
+        for name in ("obs", "actions", "expert_actions"):
+            group.create_dataset(name, data=getattr(episode, name), compression=self.compression,
+                                 shuffle=self.compression is not None)
+        group.attrs.update(_episode_attrs(episode, attempts))
+        self._data.attrs[N_DEMOS] = index + 1
+        self._h5.flush()
+        self._io.commit()
+        self._keys.add((episode.task, int(episode.seed)))
+        return index
+
+    def close(self) -> None:
+        if self._h5.id.valid:
+            self._h5.close()
+            self._io.commit()
+            self._io.close()
+
+    def __enter__(self) -> DemoWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _episode_attrs(episode: Episode, attempts: int) -> dict:
+    return {
+        "task": episode.task, "seed": int(episode.seed), "noise": float(episode.noise),
+        "success": bool(episode.success), "outcome": episode.outcome,
+        "length": episode.length, "n_blocks": episode.n_blocks,
+        "stage_ends": np.asarray(episode.stage_ends, dtype=np.int64),
+        "source": episode.source, "attempts": int(attempts),
+    }
+
+
+def _key(attrs) -> tuple[str, int]:
+    return str(attrs["task"]), int(attrs["seed"])
+
+
+# --- reading ---------------------------------------------------------------------------------
+def shard_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """A file, several files, or directories of *.h5 shards -> sorted list of files."""
+    items = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    files: list[Path] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            shards = sorted(item.glob("*.h5"))
+            if not shards:
+                raise FileNotFoundError(f"{item} is a directory without *.h5 shards")
+            files += shards
+        else:
+            files.append(item)
+    if not files:
+        raise ValueError("no demonstration files given")
+    return files
+
+
+class DemoReader:
+    """Read-only view of one or more demonstration files as one indexed collection."""
+
+    def __init__(self, paths: str | Path | Sequence[str | Path]):
+        self.paths = shard_paths(paths)
+        self._files: list[h5py.File] = []
+        self._index: list[tuple[int, str]] = []  # global index -> (file number, group name)
+        try:
+            for number, path in enumerate(self.paths):
+                self._add(number, path)
+        except BaseException:
+            self.close()
+            raise
+        self.tasks: dict[str, list[int]] = {}
+        self._meta = [self._attrs(i) for i in range(len(self))]
+        for i, meta in enumerate(self._meta):
+            self.tasks.setdefault(meta["task"], []).append(i)
+
+    def _add(self, number: int, path: Path) -> None:
+        h5 = _open_h5(path)
+        self._files.append(h5)
+        check_file(h5, path)
+        world = world_config_of(h5)
+        if number == 0:
+            self.world_config = world
+        elif world != self.world_config:
+            raise DemoFormatError(
+                f"{path} was collected with a different world config than {self.paths[0]}; "
+                "read files of one world together"
+            )
+        n_demos = int(h5[DATA].attrs[N_DEMOS])
+        self._index += [(number, demo_name(k)) for k in range(n_demos)]
+
+    @property
+    def format_version(self) -> int:
+        return FORMAT_VERSION
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _group(self, index: int) -> h5py.Group:
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"demonstration {index} out of range: there are {len(self)}")
+        number, name = self._index[index]
+        return self._files[number][DATA][name]
+
+    def _attrs(self, index: int) -> dict:
+        attrs = dict(self._group(index).attrs)
+        attrs["stage_ends"] = [int(s) for s in attrs["stage_ends"]]
+        for key in ("seed", "length", "n_blocks", "attempts"):
+            attrs[key] = int(attrs.get(key, -1))
+        return attrs
+
+    def meta(self, index: int) -> dict:
+        """The attributes of demonstration `index` (no arrays are read)."""
+        return dict(self._meta[index])
+
+    def __getitem__(self, index: int) -> Episode:
+        group, meta = self._group(index), self._meta[index]
+        return Episode(
+            task=meta["task"], seed=meta["seed"], noise=float(meta["noise"]),
+            obs=group["obs"][()], actions=group["actions"][()],
+            expert_actions=group["expert_actions"][()], success=bool(meta["success"]),
+            outcome=str(meta["outcome"]), stage_ends=meta["stage_ends"],
+            source=str(meta["source"]),
+        )
+
+    def keys(self) -> set[tuple[str, int]]:
+        return {(m["task"], m["seed"]) for m in self._meta}
+
+    def close(self) -> None:
+        for h5 in self._files:
+            if h5.id.valid:
+                h5.close()
+        self._files = []
+
+    def __enter__(self) -> DemoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
