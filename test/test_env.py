@@ -1,0 +1,113 @@
+"""StackingEnv on real PyBullet: layout, actions, bad input, snapshots, success detection."""
+
+import numpy as np
+import pytest
+
+from oneshot_ros.data.episode import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
+from oneshot_ros.robot import ObsLayout
+from oneshot_ros.sim.env import StackingEnv
+from oneshot_ros.tasks import TaskError
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = StackingEnv()
+    yield e
+    e.close()
+
+
+def test_reset_is_seeded_and_blocks_rest_apart_on_the_table(env):
+    obs = env.reset("ab cd ef", seed=3)
+    assert obs.shape == (ObsLayout(6).dim,) and obs.dtype == np.float32
+    first = env.block_positions().copy()
+    env.reset("ab cd ef", seed=3)
+    assert np.allclose(env.block_positions(), first, atol=1e-6)
+    env.reset("ab cd ef", seed=4)
+    assert not np.allclose(env.block_positions(), first, atol=1e-3)
+    cfg = env.config
+    assert np.allclose(first[:, 2], cfg.table_height_m + cfg.block_size_m / 2, atol=2e-3)
+    gaps = np.linalg.norm(first[:, None, :2] - first[None, :, :2], axis=-1) + np.eye(6)
+    assert gaps.min() >= cfg.spawn_min_distance_m - 1e-6
+
+
+def test_observation_is_blocks_relative_to_gripper(env):
+    obs = env.reset("ab", seed=0)
+    blocks, fingers = ObsLayout(2).split(obs)
+    assert np.allclose(blocks, env.block_positions() - env.gripper_position(), atol=1e-5)
+    assert np.allclose(fingers, env.gripper_state(), atol=1e-6)
+
+
+def test_step_moves_the_gripper_by_the_clipped_displacement(env):
+    env.reset("ab", seed=0)
+    start = env.gripper_position()
+    for _ in range(10):
+        env.step([1.0, 0.0, 0.0, 1.0])  # clipped to max_step_m per step
+    moved = env.gripper_position() - start
+    assert 0.7 * 10 * env.config.max_step_m < moved[0] <= 10 * env.config.max_step_m + 1e-3
+    assert abs(moved[1]) < 5e-3 and abs(moved[2]) < 5e-3
+
+
+@pytest.mark.parametrize("action,match", [
+    ([np.nan, 0, 0, 1], "NaN"), ([0, 0, np.inf, 1], "NaN or inf"), ([0, 0, 0], "shape"),
+])
+def test_bad_actions_raise(env, action, match):
+    env.reset("ab", seed=0)
+    with pytest.raises(ValueError, match=match):
+        env.step(action)
+
+
+def test_bad_task_strings_raise(env):
+    with pytest.raises(TaskError, match="unknown block 'k'"):
+        env.reset("abcdefghijk", seed=0)
+
+
+def test_reset_to_replays_exactly(env):
+    env.reset("ab cd", seed=1)
+    rng = np.random.default_rng(0)
+    for _ in range(15):
+        env.step(np.r_[rng.uniform(-0.015, 0.015, 3), 1.0])
+    state = env.get_state()
+    actions = [np.r_[rng.uniform(-0.015, 0.015, 3), rng.choice([-1.0, 1.0])] for _ in range(25)]
+    first = [env.step(a)[0] for a in actions]
+    env.reset("ab cd", seed=7)  # somewhere else entirely
+    env.reset_to(state)
+    second = [env.step(a)[0] for a in actions]
+    assert np.array_equal(np.array(first), np.array(second))
+
+
+def _settle(env, positions):
+    env.scene.place_blocks(np.asarray(positions))
+    env.scene.arm.reset_joints()  # gripper away above the table
+    for _ in range(120):
+        env.scene.client.stepSimulation()
+
+
+def test_success_for_a_built_tower_and_not_for_near_misses(env):
+    env.reset("ab", seed=0)
+    h = env.config.table_height_m + 0.025
+    _settle(env, [[0.6, 0.1, h + 0.05], [0.6, 0.1, h]])
+    assert env.is_success() and env.outcome() == SUCCESS
+    _settle(env, [[0.6, 0.1 + 0.035, h + 0.05], [0.6, 0.1, h]])  # 3.5 cm off: slides/tilts
+    assert not env.is_success()
+    _settle(env, [[0.6, 0.1, h], [0.5, -0.1, h]])  # both on the table
+    assert not env.is_success() and env.outcome() == TIMEOUT
+
+
+def test_tower_on_the_wrong_block_is_a_wrong_move(env):
+    env.reset("ab c", seed=0)
+    h = env.config.table_height_m + 0.025
+    _settle(env, [[0.6, 0.1, h + 0.05], [0.5, -0.15, h], [0.6, 0.1, h]])  # a on c, not on b
+    assert not env.is_success() and env.outcome() == WRONG_MOVE
+
+
+def test_block_off_the_table_is_a_manipulation_failure(env):
+    env.reset("ab", seed=0)
+    h = env.config.table_height_m + 0.025
+    _settle(env, [[0.6, 0.1, h], [1.3, 0.0, 0.03]])  # b on the floor beyond the table
+    assert env.outcome() == MANIPULATION
+
+
+def test_render_returns_an_rgb_image(env):
+    env.reset("ab", seed=0)
+    img = env.render(64, 48)
+    assert img.shape == (48, 64, 3) and img.dtype == np.uint8 and img.std() > 5
