@@ -1,0 +1,131 @@
+"""The paper's training pairs (Duan et al. §3.3) from demonstration files, held in memory.
+
+    train_idx, val_idx = split_by_demo(reader, val_fraction=0.1)
+    train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=16)
+    loader = DataLoader(train, batch_size=N, shuffle=True, collate_fn=policy.batch.collate)
+
+Item i conditions on demonstration i (d1) and takes `pairs_per_task` (observation, noise-free
+expert action) pairs from ANOTHER demonstration d2 of the same task, never d1 itself. Pairs are
+drawn uniformly over d2's steps with replacement, so every item has the same M. `collate` pads
+blocks and time and builds the masks (keys and conventions: `policy.batch`).
+
+Temporal dropout of d1 (keep ~5% of steps, p = 0.95) is NOT applied here: the policy's
+demonstration network does it on every forward pass (`policy.demo_network`), in training and at
+test time, so that it is in exactly one place. The loader hands over the full demonstration.
+
+All arrays are read once into numpy (float32); an item is a few slices and one random draw, so
+the loader is never the bottleneck (bench/bench_data.py measures samples/s). Randomness is a
+function of (seed, epoch, index): call `set_epoch(k)` each epoch for fresh pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from oneshot_ros.data.storage import DemoReader
+from oneshot_ros.policy import batch as keys
+
+log = logging.getLogger(__name__)
+
+
+def split_by_demo(reader: DemoReader, val_fraction: float = 0.1,
+                  min_val_per_task: int = 2) -> tuple[list[int], list[int]]:
+    """Hold out whole demonstrations per task -> (train indices, validation indices).
+
+    Which demos are held out depends only on (task, seed), not on file order or sharding. A
+    task keeps at least 2 demos on each side (pairs need two) or stays entirely in training.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction={val_fraction}: use a value in [0, 1)")
+    train, val = [], []
+    for task, indices in reader.tasks.items():
+        ranked = sorted(indices, key=lambda i: _stable_rank(task, reader.meta(i)["seed"]))
+        n_val = max(min_val_per_task, round(val_fraction * len(ranked))) if val_fraction else 0
+        if len(ranked) - n_val < 2:
+            n_val = 0
+        val += ranked[:n_val]
+        train += ranked[n_val:]
+    return sorted(train), sorted(val)
+
+
+def _stable_rank(task: str, seed: int) -> bytes:
+    return hashlib.blake2b(f"{task}|{seed}".encode(), digest_size=8).digest()
+
+
+class PairedDemoDataset(torch.utils.data.Dataset):
+    """Map-style dataset: item i = (demo i of task t, M pairs from demo j != i of task t)."""
+
+    def __init__(self, demos: Sequence[dict], pairs_per_task: int = 16, seed: int = 0,
+                 with_stage_ends: bool = False):
+        """`demos`: dicts with task, obs (T, 3B+2), expert_actions (T, 4), stage_ends, success."""
+        if pairs_per_task < 1:
+            raise ValueError(f"pairs_per_task={pairs_per_task}: use at least 1")
+        self.demos = list(demos)
+        self.pairs_per_task, self.seed, self.epoch = pairs_per_task, seed, 0
+        self.with_stage_ends = with_stage_ends
+        by_task: dict[str, list[int]] = {}
+        for k, demo in enumerate(self.demos):
+            by_task.setdefault(demo["task"], []).append(k)
+        self.partners = {task: ks for task, ks in by_task.items() if len(ks) >= 2}
+        self._slot = {k: slot for ks in self.partners.values() for slot, k in enumerate(ks)}
+        dropped = sorted(set(by_task) - set(self.partners))
+        if dropped:
+            log.warning("tasks with a single demonstration cannot be paired, skipped: %s", dropped)
+        # Conditioning demos: successful ones of pairable tasks (the paper conditions on success).
+        self.conditioning = [k for k, d in enumerate(self.demos)
+                             if d["task"] in self.partners and d["success"]]
+        if not self.conditioning:
+            raise ValueError("no task has two demonstrations: collect at least 2 per task")
+
+    @classmethod
+    def from_reader(cls, reader: DemoReader, indices: Sequence[int] | None = None,
+                    **kwargs) -> PairedDemoDataset:
+        """Read demonstrations `indices` (default all) of `reader` into memory."""
+        indices = range(len(reader)) if indices is None else indices
+        return cls([_load(reader, i) for i in indices], **kwargs)
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted(self.partners)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return len(self.conditioning)
+
+    def __getitem__(self, index: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        d1 = self.conditioning[index]
+        task = self.demos[d1]["task"]
+        partners = self.partners[task]
+        slot = rng.integers(len(partners) - 1)  # uniform over the task's OTHER demos:
+        slot += slot >= self._slot[d1]  # skip d1's own slot, never pair a demo with itself
+        d2 = self.demos[partners[slot]]
+        steps = rng.integers(len(d2["obs"]), size=self.pairs_per_task)  # (M,)
+        item = {keys.DEMO_OBS: self.demos[d1]["obs"],  # (T1, 3B+2)
+                keys.OBS: d2["obs"][steps],  # (M, 3B+2)
+                keys.ACTION: d2["expert_actions"][steps]}  # (M, 4)
+        if self.with_stage_ends:
+            item[keys.DEMO_STAGE_END] = stage_end_mask(self.demos[d1])
+        return item
+
+
+def stage_end_mask(demo: dict) -> np.ndarray:
+    """(T,) bool, True at the step where each stage ended (the snapshot baseline's frames)."""
+    mask = np.zeros(len(demo["obs"]), dtype=bool)
+    ends = np.asarray(demo["stage_ends"], dtype=np.int64)
+    mask[ends[ends < len(mask)]] = True
+    return mask
+
+
+def _load(reader: DemoReader, index: int) -> dict:
+    episode = reader[index]
+    return {"task": episode.task, "seed": episode.seed, "obs": episode.obs,
+            "expert_actions": episode.expert_actions, "stage_ends": episode.stage_ends,
+            "success": episode.success, "index": index}
