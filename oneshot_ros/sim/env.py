@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oneshot_ros.kinematics import FetchKinematics, IKError
-from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, ObsLayout
+from oneshot_ros import control
+from oneshot_ros.kinematics import FetchKinematics
+from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT
 from oneshot_ros.sim import layout, success
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.sim.quiet import pybullet
@@ -70,16 +71,13 @@ class StackingEnv:
     def step(self, action) -> tuple[np.ndarray, dict]:
         """Apply one control step; returns (obs, info). Bad actions raise ValueError."""
         self._require_task()
-        a = self.actions.validate(action)
-        target = self.gripper_position() + a[self.actions.MOVE]
-        target = layout.clamp_target(self.config, target)
-        info = {"ik_failed": False}
-        try:
-            self._arm_target = self.kin.ik_down(target, self.scene.arm.arm_positions(),
-                                                self.config.torso_m)
-        except IKError:
-            info["ik_failed"] = True  # hold the previous joint target
-        self._gap_target = self.config.open_gap_m if a[self.actions.GRIP] > 0 else 0.0
+        arm = self.scene.arm
+        command = control.action_to_command(self.kin, arm.arm_positions(), arm.torso_position(),
+                                            action, self.config)
+        info = {"ik_failed": command.arm_q is None}
+        if command.arm_q is not None:  # IK failed: hold the previous joint target
+            self._arm_target = command.arm_q
+        self._gap_target = command.gap_m
         self.advance()
         info["success"] = self.is_success()
         return self.observation(), info
@@ -101,8 +99,10 @@ class StackingEnv:
 
     # --- reading the world ----------------------------------------------------------------------
     def observation(self) -> np.ndarray:
-        rel = self.block_positions() - self.gripper_position()
-        return ObsLayout(self._require_task().n_blocks).build(rel, self.gripper_state())
+        self._require_task()
+        arm = self.scene.arm
+        return control.observe(self.kin, arm.arm_positions(), arm.torso_position(),
+                               self.gripper_state(), self.block_positions())
 
     def block_positions(self) -> np.ndarray:
         return self.scene.block_poses()[0]
