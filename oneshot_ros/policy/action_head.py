@@ -50,7 +50,7 @@ class ActionHead:
 
     def loss(self, logits: torch.Tensor, action: torch.Tensor,
              mask: torch.Tensor | None = None) -> torch.Tensor:
-        """logits (..., A), expert action (..., 4), mask (...) bool -> mean loss over real pairs."""
+        """logits (..., A), expert action (..., 4), mask (...) -> mean loss over real pairs."""
         per_pair = self._categorical_loss(logits, action) if self.kind == "categorical" \
             else self._l2_loss(logits, action)  # (...)
         if mask is None:
@@ -74,7 +74,7 @@ class ActionHead:
         return torch.cat([move, grip.to(move.dtype)], dim=-1)  # (..., 4)
 
     def distribution(self, logits: torch.Tensor) -> torch.Tensor:
-        """(..., A) -> what the ensemble averages: probabilities (..., 3K+2) or outputs (..., 4)."""
+        """(..., A) -> what the ensemble averages: probabilities (..., 3K+2) or outputs (...,4)."""
         if self.kind != "categorical":
             return logits
         axis_logits, grip_logits = self.split_logits(logits)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oneshot_ros.policy.attention import SoftAttention, masked_softmax
+from oneshot_ros.policy.attention import SoftAttention, additive_scores, masked_softmax
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.demo_network import DemoEmbedding, split_obs
 from oneshot_ros.policy.weight_norm import linear
@@ -56,8 +56,9 @@ class ContextStep(nn.Module):
     def temporal_attention(self, x, h, time_mask, block_mask):
         """x (N, M, B, D), h (N, 1, T~, B, D) -> temp (N, M, B, HD), weights (N, M, T~, H)."""
         wq = self.temporal.project_query(self.temporal_query(x))  # (N, M, B, H, D)
-        hidden = torch.tanh(wq.unsqueeze(2) + h.unsqueeze(-2))  # (N, M, T~, B, H, D)
-        scores = torch.einsum("nmtbhd,hd->nmtbh", hidden, self.temporal.score)  # (N,M,T~,B,H)
+        # w = v_h^T tanh(W_h q_b + h[t, b]) for every step t and block b
+        scores = additive_scores(wq.unsqueeze(2), h.unsqueeze(-2), self.temporal.score)
+        # (N, M, T~, B, H) -> one score per step: sum over the real blocks (paper.md §3)
         scores = (scores * block_mask[:, :, None, :, None]).sum(dim=3)  # (N, M, T~, H)
         weights = masked_softmax(scores, time_mask[..., None], dim=2)  # (N, M, T~, H)
         temp = torch.einsum("nmth,nztbd->nmbhd", weights, h)  # (N, M, B, H, D)

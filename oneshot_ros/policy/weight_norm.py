@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrizations
+from torch.nn.utils import parametrizations, parametrize
 
 _EPS = 1e-6
 
@@ -50,7 +50,8 @@ def parametrize_weight(module: nn.Module):
 def data_dependent_init(model: nn.Module, run) -> int:
     """Initialise every weight-normed layer from the activations of `run()`; returns the count."""
     done: set[int] = set()
-    hooks = [layer.register_forward_hook(_make_hook(done)) for layer in weight_normed_layers(model)]
+    layers = weight_normed_layers(model)
+    hooks = [layer.register_forward_hook(_make_hook(done)) for layer in layers]
     try:
         run()
     finally:
@@ -81,3 +82,14 @@ def _make_hook(done: set[int]):
         return output / std.view(shape)
 
     return hook
+
+
+def fold_weight_norm(model: nn.Module) -> nn.Module:
+    """Replace every weight-norm parametrization by its current plain weight (in place).
+
+    For inference only (the Imitator works on a folded copy): the weight is g * v / ||v||
+    computed once instead of at every call, which removes the parametrization overhead.
+    """
+    for layer in weight_normed_layers(model):
+        parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)
+    return model
