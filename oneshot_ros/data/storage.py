@@ -141,6 +141,7 @@ def world_config_of(h5: h5py.File) -> dict:
 # --- writing ---------------------------------------------------------------------------------
 def _create(path: Path, world_config: dict) -> None:
     """Create an empty demonstration file atomically (temporary file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with h5py.File(tmp, "w") as h5:
         h5.attrs.update({
@@ -170,7 +171,9 @@ class DemoWriter:
         self._io = journal.JournaledFile(self.path, fsync=fsync)
         self._h5 = h5py.File(self._io, "a")
         self._data = self._h5[DATA]
-        self._keys = {_key(self._data[demo_name(k)].attrs) for k in range(len(self))}
+        existing = [self._data[demo_name(k)].attrs for k in range(len(self))]
+        self._keys = {_key(attrs) for attrs in existing}
+        self._noise = {float(attrs["noise"]) for attrs in existing}
 
     def _check_world(self, stored: dict) -> None:
         if stored != self.world_config:
@@ -188,6 +191,10 @@ class DemoWriter:
         """(task, seed) of every committed demonstration: what a resumed collection skips."""
         return set(self._keys)
 
+    def noise_levels(self) -> set[float]:
+        """Demonstrator noise std of the stored demonstrations (a resume must not mix them)."""
+        return set(self._noise)
+
     def append(self, episode: Episode, attempts: int = -1) -> int:
         """Write one episode and commit it; returns its index in this file."""
         index = len(self)
@@ -200,6 +207,7 @@ class DemoWriter:
         self._h5.flush()
         self._io.commit()
         self._keys.add((episode.task, int(episode.seed)))
+        self._noise.add(float(episode.noise))
         return index
 
     def close(self) -> None:
