@@ -105,17 +105,27 @@ def block_positions(msg: PoseArray, n_blocks: int | None = None,
     return _finite(xyz, "block poses").reshape(len(msg.poses), 3)
 
 
-def pose_array(positions, stamp=None, frame_id: str = BASE_FRAME) -> PoseArray:
-    """(B, 3) block centres -> PoseArray (identity orientations), one pose per block."""
+def block_quaternions(msg: PoseArray) -> np.ndarray:
+    """Block orientations as xyzw quaternions  # (B, 4)"""
+    xyzw = [(p.orientation.x, p.orientation.y, p.orientation.z, p.orientation.w)
+            for p in msg.poses]
+    return _finite(xyzw, "block orientations").reshape(len(msg.poses), 4)
+
+
+def pose_array(positions, stamp=None, frame_id: str = BASE_FRAME, quats=None) -> PoseArray:
+    """(B, 3) block centres (+ optional (B, 4) xyzw, else identity) -> PoseArray."""
     positions = _finite(positions, "block positions").reshape(-1, 3)
+    quats = np.tile([0.0, 0.0, 0.0, 1.0], (len(positions), 1)) if quats is None else \
+        _finite(quats, "block orientations").reshape(-1, 4)
     msg = PoseArray()
     msg.header.frame_id = frame_id
     if stamp is not None:
         msg.header.stamp = stamp
-    for x, y, z in positions.tolist():
+    for (x, y, z), (qx, qy, qz, qw) in zip(positions.tolist(), quats.tolist(), strict=True):
         pose = Pose()
         pose.position.x, pose.position.y, pose.position.z = x, y, z
-        pose.orientation.w = 1.0
+        o = pose.orientation
+        o.x, o.y, o.z, o.w = qx, qy, qz, qw
         msg.poses.append(pose)
     return msg
 
@@ -252,3 +262,9 @@ class StalenessTracker:
 
     def is_stale(self, now_s: float | None = None) -> bool:
         return self.age_s(now_s) > self.timeout_s
+
+
+# --- time ----------------------------------------------------------------------------------------
+def stamp_s(stamp) -> float:
+    """builtin_interfaces/Time -> seconds."""
+    return stamp.sec + stamp.nanosec * 1e-9

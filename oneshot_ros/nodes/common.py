@@ -1,0 +1,127 @@
+"""Pieces every oneshot_ros node shares: parameters, the robot's state in, commands out.
+
+    value = declare(node, "control_rate_hz", 20.0, "Hz, one command per control step")
+    state = RobotStateInput(node, stale_timeout_s, on_joint_state=callback)
+    commands = CommandOutput(node, control_period_s, max_joint_velocity_rad_s, periods)
+
+Each class turns messages into checked numpy with `conversions` and logs a rejected message
+(throttled) instead of acting on it. The world config comes from WorldConfig (or a YAML override),
+the one source of truth for the control rate and the action clip.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from geometry_msgs.msg import PoseArray
+from rcl_interfaces.msg import ParameterDescriptor
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory
+
+from oneshot_ros import control
+from oneshot_ros.config import load_yaml
+from oneshot_ros.kinematics import FetchKinematics
+from oneshot_ros.nodes import conversions as conv
+from oneshot_ros.robot import TORSO_JOINT
+from oneshot_ros.sim.config import WorldConfig
+
+QOS_DEPTH = 10
+
+
+def declare(node, name: str, default, description: str):
+    """Declare a parameter with a description and return its value."""
+    node.declare_parameter(name, default, ParameterDescriptor(description=description))
+    return node.get_parameter(name).value
+
+
+def world_config(path: str) -> WorldConfig:
+    """WorldConfig defaults, or overrides from a YAML file ("" = defaults)."""
+    return load_yaml(WorldConfig, path) if path else WorldConfig()
+
+
+def control_period_s(rate_hz: float, config: WorldConfig) -> float:
+    """rate_hz <= 0 means the world's control rate (WorldConfig.control_hz)."""
+    return 1.0 / (rate_hz if rate_hz > 0 else config.control_hz)
+
+
+class RobotStateInput:
+    """Latest /joint_states and /block_poses, checked, with their ages (wall clock)."""
+
+    def __init__(self, node, stale_timeout_s: float, on_joint_state=None):
+        self.node = node
+        self.kin = FetchKinematics()
+        self.q_arm = self.torso = self.fingers = self.blocks = self.quats = None
+        self.stamp_s = 0.0  # header stamp of the latest joint state (sim or wall time)
+        self.received_s = 0.0  # time.perf_counter() when it arrived (latency measurements)
+        self.joints_age = conv.StalenessTracker(stale_timeout_s)
+        self.blocks_age = conv.StalenessTracker(stale_timeout_s)
+        self._on_joint_state = on_joint_state
+        self._held_reason: str | None = None
+        node.create_subscription(JointState, conv.JOINT_STATES_TOPIC, self._joints, QOS_DEPTH)
+        node.create_subscription(PoseArray, conv.BLOCK_POSES_TOPIC, self._blocks, QOS_DEPTH)
+
+    def _joints(self, msg: JointState) -> None:
+        received = time.perf_counter()
+        try:
+            self.q_arm = conv.arm_joint_vector(msg)
+            self.torso = conv.joint_vector(msg, [TORSO_JOINT])[0]
+            self.fingers = conv.finger_positions(msg)
+        except conv.MessageError as err:
+            self.node.get_logger().warn(f"/joint_states rejected: {err}", throttle_duration_sec=2)
+            return
+        self.stamp_s, self.received_s = conv.stamp_s(msg.header.stamp), received
+        self.joints_age.mark()
+        if self._on_joint_state is not None:
+            self._on_joint_state()
+
+    def _blocks(self, msg: PoseArray) -> None:
+        try:
+            self.blocks, self.quats = conv.block_positions(msg), conv.block_quaternions(msg)
+        except conv.MessageError as err:
+            self.node.get_logger().warn(f"/block_poses rejected: {err}", throttle_duration_sec=2)
+            return
+        self.blocks_age.mark()
+
+    def stale_reason(self) -> str | None:
+        """Why the state cannot be used now (None = fresh); logs each new reason once."""
+        reason = None
+        for topic, age in ((conv.JOINT_STATES_TOPIC, self.joints_age),
+                           (conv.BLOCK_POSES_TOPIC, self.blocks_age)):
+            if age.is_stale():
+                reason = f"no {topic} for {age.age_s():.2f} s (stale_timeout_s=" \
+                         f"{age.timeout_s}): holding position"
+                break
+        if reason != self._held_reason:
+            log = self.node.get_logger()
+            log.warn(reason) if reason else log.info("inputs fresh again: resuming")
+            self._held_reason = reason
+        return reason
+
+    def gripper_position(self) -> np.ndarray:
+        return self.kin.fk(self.q_arm, self.torso)[0]
+
+    def observation(self) -> np.ndarray:
+        """(3B+2,) exactly as StackingEnv.observation builds it."""
+        return control.observe(self.kin, self.q_arm, self.torso, self.fingers, self.blocks)
+
+
+class CommandOutput:
+    """Arm JointTrajectory + gripper Float64MultiArray, clamped to limits and joint velocity."""
+
+    def __init__(self, node, period_s: float, max_joint_velocity_rad_s: float,
+                 trajectory_periods: float):
+        self.period_s, self.max_velocity = period_s, max_joint_velocity_rad_s
+        self.trajectory_periods = trajectory_periods
+        self.arm = node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, QOS_DEPTH)
+        self.gripper = node.create_publisher(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC,
+                                             QOS_DEPTH)
+
+    def send(self, command: control.JointCommand, q_measured: np.ndarray) -> None:
+        """Gripper first, then the arm (the recorder pairs an arm command with the last gap)."""
+        self.gripper.publish(conv.gripper_command(command.gap_m))
+        if command.arm_q is None:  # IK failed: send nothing, the controller holds its target
+            return
+        q = conv.limit_step(command.arm_q, q_measured, self.period_s, self.max_velocity)
+        self.arm.publish(conv.arm_trajectory(q, self.period_s, self.trajectory_periods))

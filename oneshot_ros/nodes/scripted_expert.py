@@ -1,0 +1,81 @@
+"""scripted_expert: the scripted demonstrator driving the command topics (demos without a human).
+
+    python -m oneshot_ros.nodes.scripted_expert --ros-args \
+        --params-file config/scripted_expert.yaml -p task:="ab cd"
+
+Once per control period (paced by the /joint_states stamps): gripper position by FK of the
+measured joints, ScriptedStacker.act on the current scene, then the shared action -> joint
+target path (oneshot_ros.control, as StackingEnv.step) -> gripper and arm commands.
+Stale inputs: publish nothing (the controllers hold), logged once.
+"""
+
+import sys
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+
+from oneshot_ros import control
+from oneshot_ros.demonstrator import ScriptedStacker
+from oneshot_ros.nodes.common import (
+    CommandOutput,
+    RobotStateInput,
+    control_period_s,
+    declare,
+    world_config,
+)
+
+
+class ScriptedExpert(Node):
+    def __init__(self):
+        super().__init__("scripted_expert")
+        self.config = world_config(declare(self, "world_config", "", "WorldConfig override "
+                                           "YAML; '' = defaults"))
+        task = declare(self, "task", "ab cd", "task of the scene the expert builds")
+        seed = declare(self, "seed", 0, "seed of the action noise")
+        noise_std = declare(self, "noise_std", 0.0, "m, action noise std on dx, dy, dz")
+        period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz; <= 0: "
+                                            "WorldConfig.control_hz"), self.config)
+        stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: hold, log once")
+        max_velocity = declare(self, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp")
+        periods = declare(self, "trajectory_periods", 1.5, "time_from_start, control periods")
+        self.expert = ScriptedStacker(task, self.config, noise_std, seed)
+        self.gate = control.RateGate(period_s)
+        self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
+        self.commands = CommandOutput(self, period_s, max_velocity, periods)
+        self.create_timer(0.5, self.state.stale_reason)  # logs when inputs go stale
+        self.get_logger().info(f"scripted expert for {task!r}, noise {noise_std} m")
+
+    def step(self) -> None:
+        state = self.state
+        if state.blocks is None or not self.gate.due(state.stamp_s) or state.stale_reason():
+            return
+        if len(state.blocks) != self.expert.task.n_blocks:
+            self.get_logger().warn(f"/block_poses has {len(state.blocks)} blocks, the task "
+                                   f"{self.expert.task.n_blocks}: holding",
+                                   throttle_duration_sec=2)
+            return
+        action, _ = self.expert.act(state.gripper_position(), state.fingers, state.blocks)
+        command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
+                                            self.config)
+        self.commands.send(command, state.q_arm)
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ScriptedExpert()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except ExternalShutdownException:
+        sys.exit(1)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""sim_driver: StackingEnv (PyBullet) behind ros2_control-style topics.
+
+    python -m oneshot_ros.nodes.sim_driver --ros-args --params-file config/sim_driver.yaml \
+        -p task:="ab cd" -p seed:=3
+
+Every control period: apply the latest arm target and finger gap (held when commands stop), run
+one control step of physics, publish /block_poses then /joint_states (and /clock when not real
+time). Services: ~/reset (task and seed from the parameters), ~/status (JSON: step, success,
+outcome, n_placed), ~/save_video (writes the frames kept since the last save to video_path).
+"""
+
+import json
+import sys
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseArray
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from oneshot_ros.nodes import conversions as conv
+from oneshot_ros.nodes.common import QOS_DEPTH, control_period_s, declare, world_config
+from oneshot_ros.robot import READY_ARM
+from oneshot_ros.sim.env import StackingEnv
+
+
+class SimDriver(Node):
+    def __init__(self):
+        super().__init__("sim_driver")
+        self.world_file = declare(self, "world_config", "", "WorldConfig override YAML; '' = "
+                                  "defaults")
+        self.env = StackingEnv(world_config(self.world_file))
+        rate_hz = declare(self, "control_rate_hz", 0.0, "Hz; must equal WorldConfig.control_hz "
+                          "(<= 0: use it)")
+        self.period_s = control_period_s(rate_hz, self.env.config)
+        if abs(self.period_s * self.env.config.control_hz - 1.0) > 1e-9:
+            raise ValueError(f"control_rate_hz={rate_hz} differs from the world's control_hz="
+                             f"{self.env.config.control_hz}; set it in world_config instead")
+        self.real_time = declare(self, "real_time", True, "false: publish /clock (sim time)")
+        time_scale = declare(self, "time_scale", 1.0, "sim seconds per wall second when "
+                             "real_time is false (e.g. 3.0 = three times faster)")
+        self.command_timeout_s = declare(self, "command_timeout_s", 0.5, "s without a command: "
+                                         "log once, keep holding the last target")
+        self.max_velocity = declare(self, "max_joint_velocity_rad_s", 2.5, "rad/s, received "
+                                    "arm targets are rate-limited to this (and the URDF limits)")
+        self.video_path = declare(self, "video_path", "", "~/save_video writes here; '' = no "
+                                  "frames are rendered")
+        self.video_every = declare(self, "video_every_steps", 2, "render every k-th step")
+        declare(self, "task", "ab cd", "task string; ~/reset uses task and seed")
+        declare(self, "seed", 0, "block start layout of the episode ~/reset creates")
+        declare(self, "gui", False, "unsupported here (DIRECT only); kept for launch files")
+        self.sim_time_s, self.frames, self.last_command_s = 0.0, [], 0.0
+        self.timed_out = False
+        self._reset()
+        self.joint_pub = self.create_publisher(JointState, conv.JOINT_STATES_TOPIC,
+                                               QOS_DEPTH)
+        self.block_pub = self.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, QOS_DEPTH)
+        self.clock_pub = None if self.real_time else self.create_publisher(Clock, "/clock", 10)
+        self.create_subscription(JointTrajectory, conv.ARM_COMMAND_TOPIC, self.on_arm, QOS_DEPTH)
+        self.create_subscription(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC, self.on_gripper,
+                                 QOS_DEPTH)
+        self.create_service(Trigger, "~/reset", self.on_reset)
+        self.create_service(Trigger, "~/status", self.on_status)
+        self.create_service(Trigger, "~/save_video", self.on_save_video)
+        wall_period = self.period_s / (1.0 if self.real_time else max(time_scale, 1e-3))
+        self.create_timer(wall_period, self.tick)
+
+    def _reset(self) -> None:
+        task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
+        self.env.reset(task, seed)
+        self.arm_target, self.gap = np.array(READY_ARM), self.env.config.open_gap_m
+        self.get_logger().info(f"reset: task {task!r}, seed {seed}")
+
+    def on_arm(self, msg: JointTrajectory) -> None:
+        try:
+            positions, _ = conv.trajectory_points(msg)
+            target = conv.limit_step(positions[-1], self.arm_target, self.period_s,
+                                     self.max_velocity)  # (7,) last point: streamed 1-point
+        except conv.MessageError as err:
+            self.get_logger().warn(f"arm command rejected: {err}", throttle_duration_sec=2)
+            return
+        self.arm_target, self.last_command_s, self.timed_out = target, self.sim_time_s, False
+
+    def on_gripper(self, msg: Float64MultiArray) -> None:
+        try:
+            self.gap = conv.gripper_gap(msg)
+        except conv.MessageError as err:
+            self.get_logger().warn(f"gripper command rejected: {err}", throttle_duration_sec=2)
+
+    def tick(self) -> None:
+        self.env.command_joints(self.arm_target, self.gap)
+        self.env.advance()
+        self.sim_time_s += self.period_s
+        stamp = self._now()
+        positions, quats = self.env.scene.block_poses()  # (B, 3), (B, 4)
+        self.block_pub.publish(conv.pose_array(positions, stamp, quats=quats))
+        self.joint_pub.publish(conv.joint_state(self.env.joint_positions(), stamp))
+        if self.video_path and self.env.n_steps % self.video_every == 0:
+            self.frames.append(self.env.render())
+        if not self.timed_out and self.sim_time_s - self.last_command_s > self.command_timeout_s:
+            self.timed_out = True
+            self.get_logger().info("no fresh command: holding the last target")
+
+    def _now(self):
+        if self.clock_pub is None:
+            return self.get_clock().now().to_msg()
+        stamp = conv.duration(self.sim_time_s)  # same sec/nanosec fields as builtin Time
+        clock = Clock()
+        clock.clock.sec, clock.clock.nanosec = stamp.sec, stamp.nanosec
+        self.clock_pub.publish(clock)
+        return clock.clock
+
+    def on_reset(self, request, response):
+        try:
+            self._reset()
+        except ValueError as err:  # bad task string: keep the previous episode
+            response.success, response.message = False, str(err)
+            return response
+        response.success, response.message = True, json.dumps(self._status())
+        return response
+
+    def _status(self) -> dict:
+        env = self.env
+        return {"task": env.task.string, "seed": env.seed, "step": env.n_steps,
+                "horizon": env.horizon, "success": env.is_success(), "outcome": env.outcome(),
+                "n_placed": env.n_placed(), "stages": env.task.n_stages}
+
+    def on_status(self, request, response):
+        response.success, response.message = True, json.dumps(self._status())
+        return response
+
+    def on_save_video(self, request, response):
+        from oneshot_ros.evaluate.video import write_video
+
+        if not self.video_path or not self.frames:
+            response.success, response.message = False, "no frames: set video_path"
+            return response
+        fps = 1.0 / (self.period_s * self.video_every)
+        response.message = str(write_video(self.frames, self.video_path, fps=fps))
+        response.success, self.frames = True, []
+        return response
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SimDriver()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except ExternalShutdownException:
+        sys.exit(1)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
