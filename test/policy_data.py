@@ -6,6 +6,7 @@ import numpy as np
 
 from oneshot_ros.policy import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
+from oneshot_ros.robot import ActionLayout
 
 
 def tiny_config(**overrides) -> PolicyConfig:
@@ -20,7 +21,8 @@ def task_sample(rng: np.random.Generator, n_blocks: int, demo_len: int, n_pairs:
     """One task: a random demo and n_pairs (obs, action) with actions pointing at block 0."""
     demo = rng.normal(scale=0.2, size=(demo_len, 3 * n_blocks + 2)).astype(np.float32)
     obs = rng.normal(scale=0.2, size=(n_pairs, 3 * n_blocks + 2)).astype(np.float32)
-    move = np.clip(obs[:, 0:3], -0.03, 0.03)  # toward block 0 (relative position)
+    step = ActionLayout.max_step_m
+    move = np.clip(obs[:, 0:3], -step, step)  # toward block 0 (relative position)
     grip = np.where(obs[:, -1:] > 0, 1.0, -1.0)
     return {keys.DEMO_OBS: demo, keys.OBS: obs,
             keys.ACTION: np.concatenate([move, grip], axis=1).astype(np.float32)}

@@ -1,0 +1,73 @@
+"""Imitator: demo embedded once per episode, ensemble of dropout draws, act() outputs."""
+
+import numpy as np
+import pytest
+import torch
+from policy_data import random_batch, tiny_config
+
+from oneshot_ros.policy import checkpoint
+from oneshot_ros.policy.action_head import ActionHead
+from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.policy.modeling import OneShotPolicy
+from oneshot_ros.robot import ActionLayout
+
+
+@pytest.fixture
+def imitator(tmp_path):
+    torch.manual_seed(0)
+    model = OneShotPolicy(tiny_config(ensemble_size=4, temporal_dropout_p=0.8))
+    model.initialize(random_batch()[0])
+    checkpoint.save(model, tmp_path)
+    return Imitator.from_checkpoint(tmp_path, seed=0)
+
+
+def test_act_returns_an_action_and_attention(imitator):
+    rng = np.random.default_rng(0)
+    with pytest.raises(RuntimeError, match="set_demo"):
+        imitator.act(np.zeros(11))
+    imitator.set_demo(rng.normal(scale=0.2, size=(40, 11)))
+    action, attention = imitator.act(rng.normal(scale=0.2, size=11))
+    assert action.shape == (4,) and action.dtype == np.float64
+    assert abs(action[3]) == 1.0 and np.all(np.abs(action[:3]) <= ActionLayout.max_step_m + 1e-9)
+    assert attention["temporal"].shape == (2, 2, 40)  # (t_lstm, H, T)
+    np.testing.assert_allclose(attention["temporal"].sum(-1), 1.0, atol=1e-5)
+    assert attention["block"].shape == (2, 2, 3)  # (queries, H, B)
+    with pytest.raises(ValueError, match=r"3 blocks, so pass \(11,\)"):
+        imitator.act(np.zeros(14))
+
+
+def test_ensemble_members_use_different_dropout_draws(imitator):
+    imitator.set_demo(np.random.default_rng(1).normal(size=(40, 11)))
+    index = imitator._time_index  # (E, T~) = (4, 8)
+    assert index.shape == (4, 8)
+    assert len({tuple(row.tolist()) for row in index}) > 1
+
+
+def test_act_matches_the_training_network(imitator, tmp_path):
+    """Folded weight norm + cached step 1 == the plain forward pass, member by member."""
+    model, _ = checkpoint.load(tmp_path)
+    demo = np.random.default_rng(2).normal(scale=0.2, size=(30, 11)).astype(np.float32)
+    obs = np.random.default_rng(3).normal(scale=0.2, size=11).astype(np.float32)
+    imitator.set_demo(demo)
+    action, _ = imitator.act(obs)
+    cache, head = imitator._cache, ActionHead.from_config(model.config)
+    with torch.no_grad():
+        reference, _ = model.act_logits(cache, torch.from_numpy(obs).expand(4, 1, -1))
+    expected = head.decode(head.ensemble(head.distribution(reference[:, 0])))
+    np.testing.assert_allclose(action, expected.double().numpy(), atol=1e-6)
+
+
+def test_action_head_bins_decodes_and_averages():
+    head = ActionHead("categorical", n_bins=5, max_step_m=0.03)  # centres -.03 -.015 0 .015 .03
+    bins, grip = head.targets(torch.tensor([[0.2, -0.008, 0.007, -1.0], [0.0, 0.0, -0.03, 0.5]]))
+    assert bins.tolist() == [[4, 1, 2], [2, 2, 0]] and grip.tolist() == [0, 1]
+    one_hot = torch.zeros(2, 17)
+    one_hot[0, [4, 5 + 1, 10 + 2, 15]] = 1.0  # bins 4, 1, 2 and "close"
+    one_hot[1, [2, 5 + 2, 10 + 0, 16]] = 1.0
+    decoded = head.decode(head.ensemble(one_hot))  # average of two members
+    assert decoded.shape == (4,)
+    members = head.decode(one_hot)
+    torch.testing.assert_close(members[0], torch.tensor([0.03, -0.015, 0.0, -1.0]))
+    l2 = ActionHead("l2", n_bins=5, max_step_m=0.03)
+    out = l2.decode(torch.tensor([2.0, -0.5, 0.0, 0.3]))
+    torch.testing.assert_close(out, torch.tensor([0.03, -0.015, 0.0, 1.0]))
