@@ -17,8 +17,9 @@ import numpy as np
 
 from oneshot_ros.kinematics import FetchKinematics, IKError
 from oneshot_ros.robot import GRIPPER_MAX_GAP_M, ObsLayout
-from oneshot_ros.sim import layout
+from oneshot_ros.sim import layout, success
 from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.tasks import Task
 
 
 @dataclass
@@ -79,6 +80,21 @@ def observe(kin: FetchKinematics, q_arm, torso_m: float, fingers, blocks) -> np.
     blocks = np.asarray(blocks, dtype=np.float64).reshape(-1, 3)
     gripper = kin.fk(np.asarray(q_arm, dtype=np.float64), torso_m)[0]  # (3,)
     return ObsLayout(len(blocks)).build(blocks - gripper, fingers)
+
+
+def scene_outcome(task: Task, config: WorldConfig, blocks, quats, gripper,
+                  fingers) -> tuple[int, str]:
+    """(stages placed in build order, outcome) judged from block poses like StackingEnv.
+
+    Without contact sensing (a real robot), a block counts as touched when the fingers are
+    closed below the open gap and the block centre is within one block size of gripper_link.
+    """
+    blocks = np.asarray(blocks, dtype=np.float64).reshape(-1, 3)
+    closed = float(np.mean(fingers)) < 0.45 * config.open_gap_m
+    near = np.linalg.norm(blocks - np.asarray(gripper), axis=1) < config.block_size_m
+    touched = set(np.flatnonzero(near).tolist()) if closed else set()
+    view = success.GoalView(task, config, blocks, np.asarray(quats), touched)
+    return success.n_placed_prefix(view), success.classify(view)
 
 
 class RateGate:

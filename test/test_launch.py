@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from oneshot_ros.nodes import conversions
+from oneshot_ros.sim.config import WorldConfig
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
@@ -129,7 +130,7 @@ def test_parameter_files_use_the_wildcard_node_key(node):
     data = yaml.safe_load((REPO / "config" / f"{node}.yaml").read_text())
     assert list(data) == [f"/**/{node}"]  # a bare key silently fails under a namespace
     params = data[f"/**/{node}"]["ros__parameters"]
-    assert params.get("control_rate_hz") == 10.0
+    assert params.get("control_rate_hz") == WorldConfig().control_hz  # the world is the truth
     if "model" in params and not (REPO / params["model"]).exists():
         pytest.skip(f"{params['model']} is not trained yet")
 

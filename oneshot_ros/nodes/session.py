@@ -1,0 +1,92 @@
+"""A simulated ROS session for the ros-* commands and tests: child nodes + a client.
+
+    with SimSession(log_dir) as session:
+        session.start("sim_driver", {"task": "ab", "real_time": False, "time_scale": 3.0})
+        session.wait_for_service("/sim_driver/status")
+        status = session.run_episode(seed=0, max_wall_s=60)   # sim status dict at the end
+
+Everything runs on a fresh ROS_DOMAIN_ID with host-only discovery; children are stopped on exit.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from oneshot_ros.nodes.client import RosClient
+from oneshot_ros.nodes.launcher import NodeProcesses, ros_environment, unique_domain_id
+
+SIM = "sim_driver"
+
+
+class SimSession:
+    def __init__(self, log_dir: str | Path, domain_id: int | None = None):
+        self.domain_id = unique_domain_id() if domain_id is None else domain_id
+        self.nodes = NodeProcesses(ros_environment(self.domain_id), log_dir)
+        self.ros = RosClient(self.domain_id)
+
+    def start(self, name: str, params: dict) -> None:
+        self.nodes.start(name, params)
+
+    def wait_for_service(self, service: str, timeout_s: float = 60.0) -> None:
+        """Wait until `service` answers (nodes import torch/pybullet first: give them time)."""
+        end = time.monotonic() + timeout_s
+        while True:
+            self.nodes.check_alive()
+            try:
+                self.ros.trigger(service, timeout_s=2.0)
+                return
+            except TimeoutError:
+                if time.monotonic() > end:
+                    raise TimeoutError(f"{service} did not come up within {timeout_s} s; see "
+                                       f"the node logs in {self.nodes.log_dir}") from None
+
+    def status(self) -> dict:
+        ok, message = self.ros.trigger(f"/{SIM}/status")
+        return json.loads(message)
+
+    def reset(self, seed: int, task: str | None = None) -> dict:
+        params = {"seed": seed} if task is None else {"seed": seed, "task": task}
+        self.ros.set_params(SIM, params)
+        ok, message = self.ros.trigger(f"/{SIM}/reset")
+        if not ok:
+            raise ValueError(f"sim reset failed: {message}")
+        return json.loads(message)
+
+    def wait_steps(self, n_steps: int, timeout_s: float = 30.0) -> dict:
+        end = time.monotonic() + timeout_s
+        while (status := self.status())["step"] < n_steps:
+            self.nodes.check_alive()
+            if time.monotonic() > end:
+                raise TimeoutError(f"the sim did not reach step {n_steps} in {timeout_s} s")
+            self.ros.spin_for(0.05)
+        return status
+
+    def run_until_done(self, max_wall_s: float, settle_steps: int = 5,
+                       poll_s: float = 0.2) -> dict:
+        """Poll the sim until success has held for settle_steps, the horizon, or max_wall_s."""
+        end, success_at = time.monotonic() + max_wall_s, None
+        while True:
+            self.nodes.check_alive()
+            status = self.status()
+            if status["success"] and success_at is None:
+                success_at = status["step"]
+            if not status["success"]:
+                success_at = None
+            settled = success_at is not None and status["step"] - success_at >= settle_steps
+            if settled or status["step"] >= status["horizon"] or time.monotonic() > end:
+                return status
+            self.ros.spin_for(poll_s)
+
+    def close(self) -> None:
+        try:
+            self.nodes.stop_all()
+        finally:
+            self.ros.close()
+
+    def __enter__(self) -> SimSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
