@@ -12,6 +12,7 @@ import pinocchio as pin
 from oneshot_ros.robot import (
     ARM_JOINTS,
     EE_LINK,
+    HOME_ARM,
     JOINT_LIMITS,
     READY_ARM,
     TORSO_JOINT,
@@ -30,6 +31,7 @@ def down_rotation(yaw: float = 0.0) -> np.ndarray:
 # Restart seeds for targets far from the current arm state: the ready pose, two elbow-up
 # variants that reach high over the table, and fixed random draws (deterministic).
 RESTART_SEEDS = (
+    np.array(HOME_ARM),
     np.array(READY_ARM),
     np.array([0.0, -1.1, 0.0, 0.6, 0.0, 2.0, 0.0]),
     np.array([0.0, -0.4, 0.0, 1.9, 0.0, 0.1, 0.0]),

@@ -53,6 +53,12 @@ JOINT_LIMITS = {
 TORSO_UP_M = 0.38615  # torso fully up: a 0.72-0.75 m table is then inside the top-down workspace
 # Gripper straight down, 0.20 m above a 0.75 m table (fetch_arm_kinematics.md §7, "ready-high").
 READY_ARM = (0.0, -0.8434, 0.0, 1.4381, 0.0, 0.9761, 0.0)
+# Home pose of the stacking world: the same TCP (0.65, 0, 0.95), pointing down, on the
+# "elbow out and high" IK branch (upper arm rolled, elbow to the robot's right, above 1.05 m).
+# Unlike READY_ARM's planar elbow-up branch (which runs into the shoulder_lift limit above
+# 0.95 m for reach < 0.5 m), this branch tracks continuously over the whole table band
+# (0.74-1.30 m, 0.40-0.70 m from the pan axis): no IK branch switch mid-episode.
+HOME_ARM = (-0.5176, -0.0245, -1.3378, -1.3532, 1.5442, 1.8036, 0.8354)
 FINGER_MAX_M = 0.05  # each finger travels 0..0.05 m
 GRIPPER_MAX_GAP_M = 0.1  # Fetch API: gripper command = gap between pads, 0 = closed, 0.1 = open
 

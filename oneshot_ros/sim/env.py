@@ -19,7 +19,7 @@ import numpy as np
 
 from oneshot_ros import control
 from oneshot_ros.kinematics import FetchKinematics
-from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT
+from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, HOME_ARM, TORSO_JOINT
 from oneshot_ros.sim import layout, success
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.sim.quiet import pybullet
@@ -48,7 +48,7 @@ class StackingEnv:
         self.task: Task | None = None
         self.seed = 0
         self.n_steps = 0
-        self._arm_target = np.array(READY_ARM)
+        self._arm_target = np.array(HOME_ARM)
         self._gap_target = self.config.open_gap_m
 
     # --- episode control ----------------------------------------------------------------------
@@ -58,8 +58,8 @@ class StackingEnv:
         rng = np.random.default_rng(self.seed)
         self.scene.set_blocks(self.task.n_blocks)
         self.scene.place_blocks(layout.sample_start(self.config, self.task.n_blocks, rng))
-        self.scene.arm.reset_joints(READY_ARM)
-        self._arm_target, self._gap_target = np.array(READY_ARM), self.config.open_gap_m
+        self.scene.arm.reset_joints(HOME_ARM)
+        self._arm_target, self._gap_target = np.array(HOME_ARM), self.config.open_gap_m
         for _ in range(int(self.config.settle_s * self.config.physics_hz)):
             self.scene.client.stepSimulation()
         return self.observation()

@@ -12,8 +12,8 @@ from oneshot_ros.robot import (
     ARM_JOINTS,
     EE_LINK,
     FINGER_JOINTS,
+    HOME_ARM,
     JOINT_LIMITS,
-    READY_ARM,
     TORSO_JOINT,
     urdf_path,
 )
@@ -61,7 +61,7 @@ class FetchArm:
             parentFramePosition=[0, 0, 0], childFramePosition=[0, 0, 0])
         self.client.changeConstraint(c, gearRatio=-1, erp=0.1, maxForce=50)
 
-    def reset_joints(self, arm_q=READY_ARM, gap_m: float | None = None):
+    def reset_joints(self, arm_q=HOME_ARM, gap_m: float | None = None):
         gap = self.config.open_gap_m if gap_m is None else gap_m
         self.client.resetJointState(self.body, self.torso, self.config.torso_m)
         for j, q in zip(self.arm, arm_q, strict=True):

@@ -1,0 +1,135 @@
+"""World speed: physics and control rates, real-time factor, where the time goes.
+
+    python bench/bench_world.py [--episodes 3]
+
+For 2, 6 and 10 blocks (one process, one core): stepSimulation/s, control steps/s, real-time
+factor (simulated s per wall s) and the split between physics, IK (+FK) and observation, measured
+over scripted episodes that build the towers; plus the wall time of a scripted 4-stage episode.
+If gymnasium-robotics with mujoco<3.12 is installed, FetchPickAndPlace-v4 (MuJoCo, one block,
+25 Hz) is measured in the same run and both real-time factors are printed side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from oneshot_ros import control
+from oneshot_ros.demonstrator import run_episode
+from oneshot_ros.sim.env import StackingEnv
+
+TASKS = {2: "ab", 6: "abc def", 10: "abcde fghij"}  # 1, 4 and 8 stages
+
+
+class Timers:
+    """Wraps the env's physics, IK and observation calls with perf_counter accumulators."""
+
+    def __init__(self, env: StackingEnv):
+        self.t = {"physics": 0.0, "ik": 0.0, "observation": 0.0}
+        self.physics_steps = 0
+        client = env.scene.client
+        step_sim, to_command, observe = client.stepSimulation, control.action_to_command, \
+            env.observation
+
+        def timed_step():
+            t0 = time.perf_counter()
+            step_sim()
+            self.t["physics"] += time.perf_counter() - t0
+            self.physics_steps += 1
+
+        def timed_command(*args, **kwargs):
+            t0 = time.perf_counter()
+            out = to_command(*args, **kwargs)
+            self.t["ik"] += time.perf_counter() - t0
+            return out
+
+        def timed_observe():
+            t0 = time.perf_counter()
+            out = observe()
+            self.t["observation"] += time.perf_counter() - t0
+            return out
+
+        client.stepSimulation = timed_step
+        control.action_to_command = timed_command
+        env.observation = timed_observe
+        self._restore = lambda: setattr(control, "action_to_command", to_command)
+
+    def close(self):
+        self._restore()
+
+
+def bench_blocks(n_blocks: int, episodes: int) -> dict:
+    env = StackingEnv()
+    timers = Timers(env)
+    control_steps, wall, succ = 0, 0.0, 0
+    for seed in range(episodes):
+        t0 = time.perf_counter()
+        ep = run_episode(env, TASKS[n_blocks], seed)
+        wall += time.perf_counter() - t0
+        control_steps += ep.length
+        succ += ep.success
+    timers.close()
+    sim_s = control_steps / env.config.control_hz
+    share = {k: 100 * v / wall for k, v in timers.t.items()}
+    env.close()
+    return {"blocks": n_blocks, "physics_steps_s": timers.physics_steps / wall,
+            "control_steps_s": control_steps / wall, "rtf": sim_s / wall, "share": share,
+            "success": f"{succ}/{episodes}"}
+
+
+def bench_four_stage(episodes: int) -> float:
+    env = StackingEnv()
+    walls = []
+    for seed in range(episodes):
+        t0 = time.perf_counter()
+        run_episode(env, "ab cd ef gh", seed)
+        walls.append(time.perf_counter() - t0)
+    env.close()
+    return statistics.median(walls)
+
+
+def bench_mujoco_fetch(steps: int = 5000) -> float | None:
+    try:
+        import gymnasium as gym
+        import gymnasium_robotics
+    except ImportError:
+        return None
+    gym.register_envs(gymnasium_robotics)
+    env = gym.make("FetchPickAndPlace-v4")
+    env.reset(seed=0)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        _, _, term, trunc, _ = env.step(env.action_space.sample())
+        if term or trunc:
+            env.reset()
+    wall = time.perf_counter() - t0
+    return steps * 0.04 / wall  # 25 Hz control: 0.04 s of sim per step
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--episodes", type=int, default=3)
+    args = ap.parse_args()
+    print("blocks  stepSimulation/s  control steps/s  real-time x  physics/IK/obs/other %  ok")
+    rows = [bench_blocks(n, args.episodes) for n in TASKS]
+    for r in rows:
+        s = r["share"]
+        other = 100 - s["physics"] - s["ik"] - s["observation"]
+        print(f"{r['blocks']:>6}  {r['physics_steps_s']:16.0f}  {r['control_steps_s']:15.0f}  "
+              f"{r['rtf']:11.1f}  {s['physics']:.0f}/{s['ik']:.0f}/{s['observation']:.0f}/"
+              f"{other:.0f}  {r['success']}")
+    print(f"scripted 4-stage episode (ab cd ef gh), median wall: "
+          f"{bench_four_stage(args.episodes):.2f} s")
+    mujoco = bench_mujoco_fetch()
+    if mujoco is None:
+        print("gymnasium-robotics not installed: pip install gymnasium-robotics 'mujoco<3.12'")
+    else:
+        ours = rows[0]["rtf"]
+        print(f"real-time factor: FetchPickAndPlace-v4 (MuJoCo, 1 block) {mujoco:.1f}x | "
+              f"oneshot_ros 2 blocks {ours:.1f}x, 10 blocks {rows[-1]['rtf']:.1f}x | "
+              f"ratio 10 blocks / MuJoCo {rows[-1]['rtf'] / mujoco:.2f}")
+
+
+if __name__ == "__main__":
+    main()
