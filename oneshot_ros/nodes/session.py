@@ -14,6 +14,8 @@ import json
 import time
 from pathlib import Path
 
+from std_srvs.srv import Trigger
+
 from oneshot_ros.nodes.client import RosClient
 from oneshot_ros.nodes.launcher import NodeProcesses, ros_environment, unique_domain_id
 
@@ -29,18 +31,29 @@ class SimSession:
     def start(self, name: str, params: dict) -> None:
         self.nodes.start(name, params)
 
-    def wait_for_service(self, service: str, timeout_s: float = 60.0) -> None:
-        """Wait until `service` answers (nodes import torch/pybullet first: give them time)."""
-        end = time.monotonic() + timeout_s
-        while True:
-            self.nodes.check_alive()
-            try:
-                self.ros.trigger(service, timeout_s=2.0)
-                return
-            except TimeoutError:
+    def wait_for_service(self, service: str, srv_type=Trigger, timeout_s: float = 60.0) -> None:
+        """Wait until `service` exists (nodes import torch/pybullet first: give them time)."""
+        client = self.ros.node.create_client(srv_type, service)
+        try:
+            end = time.monotonic() + timeout_s
+            while not client.wait_for_service(timeout_sec=1.0):
+                self.nodes.check_alive()
                 if time.monotonic() > end:
                     raise TimeoutError(f"{service} did not come up within {timeout_s} s; see "
-                                       f"the node logs in {self.nodes.log_dir}") from None
+                                       f"the node logs in {self.nodes.log_dir}")
+        finally:
+            self.ros.node.destroy_client(client)
+
+    def wait_until(self, predicate, timeout_s: float, what: str, poll_s: float = 0.25):
+        """Call predicate() until it returns a truthy value (returned); children must live."""
+        end = time.monotonic() + timeout_s
+        while not (result := predicate()):
+            self.nodes.check_alive()
+            if time.monotonic() > end:
+                raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}; see the "
+                                   f"node logs in {self.nodes.log_dir}")
+            self.ros.spin_for(poll_s)
+        return result
 
     def status(self) -> dict:
         ok, message = self.ros.trigger(f"/{SIM}/status")
@@ -63,9 +76,10 @@ class SimSession:
             self.ros.spin_for(0.05)
         return status
 
-    def run_until_done(self, max_wall_s: float, settle_steps: int = 5,
-                       poll_s: float = 0.2) -> dict:
-        """Poll the sim until success has held for settle_steps, the horizon, or max_wall_s."""
+    def run_until_done(self, max_wall_s: float, settle_steps: int = 5, poll_s: float = 0.2,
+                       max_steps: int | None = None) -> dict:
+        """Poll the sim until success has held for settle_steps, the horizon (or max_steps),
+        or max_wall_s."""
         end, success_at = time.monotonic() + max_wall_s, None
         while True:
             self.nodes.check_alive()
@@ -75,7 +89,8 @@ class SimSession:
             if not status["success"]:
                 success_at = None
             settled = success_at is not None and status["step"] - success_at >= settle_steps
-            if settled or status["step"] >= status["horizon"] or time.monotonic() > end:
+            limit = min(status["horizon"], max_steps or status["horizon"])
+            if settled or status["step"] >= limit or time.monotonic() > end:
                 return status
             self.ros.spin_for(poll_s)
 

@@ -1,0 +1,158 @@
+"""imitator: latest observation -> one-shot policy -> arm and gripper commands, each period.
+
+    python -m oneshot_ros.nodes.imitator --ros-args --params-file config/imitator.yaml \
+        -p model:=models/bc_stack -p demo_file:=demos.h5 -p demo_index:=0
+
+Inactive until ~/activate (std_srvs/SetBool) is true. Once per control period (paced by the
+/joint_states stamps) it builds the observation like StackingEnv, runs Imitator.act and turns
+the end-effector displacement into joint targets with the shared IK path (oneshot_ros.control),
+clamped to the joint limits and max_joint_velocity_rad_s. A missing or broken model or demo:
+one error line, no commands, and a retry whenever model/demo_file/demo_index change.
+~/attention_markers shows each block's attention weight (alpha) for RViz.
+"""
+
+import sys
+import time
+
+import numpy as np
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from std_msgs.msg import Float64
+from std_srvs.srv import SetBool
+from visualization_msgs.msg import Marker, MarkerArray
+
+from oneshot_ros import control
+from oneshot_ros.nodes.common import (
+    CommandOutput,
+    RobotStateInput,
+    control_period_s,
+    declare,
+    world_config,
+)
+from oneshot_ros.robot import BASE_FRAME
+
+RELOAD_PARAMS = {"model", "demo_file", "demo_index", "seed", "ensemble"}
+
+
+class ImitatorNode(Node):
+    def __init__(self):
+        super().__init__("imitator")
+        self.config = world_config(declare(self, "world_config", "", "WorldConfig override "
+                                           "YAML; '' = defaults"))
+        declare(self, "model", "models/bc_stack", "checkpoint directory")
+        declare(self, "demo_file", "", "HDF5 dataset holding the conditioning demonstration")
+        declare(self, "demo_index", 0, "index of the demonstration in demo_file")
+        declare(self, "seed", 0, "seed of the temporal dropout sampling")
+        declare(self, "ensemble", 0, "demo downsamplings averaged; 0: the checkpoint's")
+        period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz; <= 0: "
+                                            "WorldConfig.control_hz"), self.config)
+        stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: hold, log once")
+        max_velocity = declare(self, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp")
+        periods = declare(self, "trajectory_periods", 1.5, "time_from_start, control periods")
+        self.active = declare(self, "active", False, "publish commands without ~/activate")
+        self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period")
+        latency = declare(self, "publish_latency", False, "publish ~/latency_s (benchmarks)")
+        self.policy, self.n_steps, self.reload = None, 0, True
+        self.gate = control.RateGate(period_s)
+        self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
+        self.commands = CommandOutput(self, period_s, max_velocity, periods)
+        self.markers = self.create_publisher(MarkerArray, "~/attention_markers", 1)
+        self.latency = self.create_publisher(Float64, "~/latency_s", 10) if latency else None
+        self.create_service(SetBool, "~/activate", self.on_activate)
+        self.add_post_set_parameters_callback(self.on_parameters)
+        self.create_timer(0.5, self.watchdog)
+
+    def on_parameters(self, parameters) -> None:
+        self.reload = self.reload or any(p.name in RELOAD_PARAMS for p in parameters)
+
+    def watchdog(self) -> None:
+        if self.reload:
+            self.reload, self.policy = False, None
+            self.policy = self._load()
+        if self.active:
+            self.state.stale_reason()  # logs once when inputs go stale
+
+    def _load(self):
+        from oneshot_ros.data.storage import DemoReader
+        from oneshot_ros.policy.imitator import Imitator
+
+        p = {name: self.get_parameter(name).value for name in RELOAD_PARAMS}
+        try:
+            if not p["demo_file"]:
+                raise ValueError("demo_file is empty: set it to a demonstration HDF5 file")
+            policy = Imitator.from_checkpoint(p["model"], p["ensemble"] or None, p["seed"])
+            with DemoReader(p["demo_file"]) as reader:
+                demo = reader[p["demo_index"]]
+            policy.set_demo(demo.obs, demo.stage_ends)
+        except (ValueError, OSError, IndexError, RuntimeError) as err:
+            self.get_logger().error(f"no policy: {err}; set model/demo_file/demo_index")
+            return None
+        self.get_logger().info(f"policy {p['model']} conditioned on {p['demo_file']} demo "
+                               f"{p['demo_index']} ({demo.task!r}, {demo.length} steps)")
+        return policy
+
+    def on_activate(self, request, response):
+        if request.data and self.policy is None:
+            response.success, response.message = False, "no policy loaded (yet): not activated"
+            return response
+        self.active, response.success = request.data, True
+        response.message = "active" if self.active else "inactive: holding"
+        self.get_logger().info(response.message)
+        return response
+
+    def step(self) -> None:
+        state = self.state
+        if not (self.active and self.policy is not None and state.blocks is not None):
+            return
+        if not self.gate.due(state.stamp_s) or state.stale_reason():
+            return
+        if len(state.blocks) != self.policy.n_blocks:
+            self.get_logger().warn(f"/block_poses has {len(state.blocks)} blocks, the demo "
+                                   f"{self.policy.n_blocks}: holding", throttle_duration_sec=2)
+            return
+        action, attention = self.policy.act(state.observation())
+        command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
+                                            self.config)
+        self.commands.send(command, state.q_arm)
+        if self.latency is not None:
+            self.latency.publish(Float64(data=time.perf_counter() - state.received_s))
+        self.n_steps += 1
+        if self.n_steps % self.marker_every == 0:
+            self.markers.publish(attention_markers(state.blocks, attention["block"]))
+
+
+def attention_markers(blocks: np.ndarray, block_attention: np.ndarray) -> MarkerArray:
+    """Cubes over the blocks (B, 3), red with alpha = attention weight (2, H, B) averaged."""
+    weight = block_attention.reshape(-1, blocks.shape[0]).mean(axis=0)  # (B,)
+    weight = weight / max(float(weight.max()), 1e-9)
+    markers = MarkerArray()
+    for k, (position, w) in enumerate(zip(blocks.tolist(), weight.tolist(), strict=True)):
+        marker = Marker(id=k, type=Marker.CUBE, action=Marker.ADD, ns="attention")
+        marker.header.frame_id = BASE_FRAME
+        marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = position
+        marker.pose.orientation.w = 1.0
+        marker.scale.x = marker.scale.y = marker.scale.z = 0.06
+        marker.color.r, marker.color.a = 1.0, 0.15 + 0.85 * w
+        markers.markers.append(marker)
+    return markers
+
+
+def main(args=None):
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = ImitatorNode()
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except ExternalShutdownException:
+        sys.exit(1)
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
