@@ -198,17 +198,25 @@ class DemoWriter:
     def append(self, episode: Episode, attempts: int = -1) -> int:
         """Write one episode and commit it; returns its index in this file."""
         index = len(self)
-        group = self._data.create_group(demo_name(index))
-        for name in ("obs", "actions", "expert_actions"):
-            group.create_dataset(name, data=getattr(episode, name), compression=self.compression,
-                                 shuffle=self.compression is not None)
-        group.attrs.update(_episode_attrs(episode, attempts))
+        try:
+            self._write_group(demo_name(index), episode, attempts)
+        except BaseException:
+            if demo_name(index) in self._data:  # never leave a half-written group behind
+                del self._data[demo_name(index)]
+            raise
         self._data.attrs[N_DEMOS] = index + 1
         self._h5.flush()
         self._io.commit()
         self._keys.add((episode.task, int(episode.seed)))
         self._noise.add(float(episode.noise))
         return index
+
+    def _write_group(self, name: str, episode: Episode, attempts: int) -> None:
+        group = self._data.create_group(name)
+        for key in ("obs", "actions", "expert_actions"):
+            group.create_dataset(key, data=getattr(episode, key), compression=self.compression,
+                                 shuffle=self.compression is not None)
+        group.attrs.update(_episode_attrs(episode, attempts))
 
     def close(self) -> None:
         if self._h5.id.valid:
