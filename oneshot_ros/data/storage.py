@@ -280,6 +280,9 @@ class DemoReader:
         self._meta = [self._attrs(i) for i in range(len(self))]
         for i, meta in enumerate(self._meta):
             self.tasks.setdefault(meta["task"], []).append(i)
+        if len(self.keys()) < len(self):
+            log.warning("%s: %d demonstrations repeat a (task, seed) of another; overlapping "
+                        "shards?", self.paths, len(self) - len(self.keys()))
 
     def _add(self, number: int, path: Path) -> None:
         h5 = _open_h5(path)
