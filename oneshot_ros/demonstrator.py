@@ -187,6 +187,7 @@ def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_S
     for step in range(horizon):
         executed, label = expert.act(env.gripper_position(), env.gripper_state(),
                                      env.block_positions())
+        executed = executed.astype(np.float32)  # what the dataset stores: replay is exact
         observations.append(obs)
         actions.append(executed)
         labels.append(label)

@@ -73,6 +73,28 @@ def test_reset_to_replays_exactly(env):
     env.reset_to(state)
     second = [env.step(a)[0] for a in actions]
     assert np.array_equal(np.array(first), np.array(second))
+    other = StackingEnv(env.config)  # a state is plain arrays: any env with the config replays it
+    other.reset("abc", seed=0)
+    other.reset_to(state)
+    third = [other.step(a)[0] for a in actions]
+    other.close()
+    assert np.array_equal(np.array(first), np.array(third))
+
+
+def test_reset_to_refuses_a_state_of_another_task(env):
+    env.reset("ab", seed=0)
+    state = env.get_state()
+    state.task = "ab cd"
+    with pytest.raises(ValueError, match="blocks"):
+        env.reset_to(state)
+
+
+def test_episodes_do_not_depend_on_history(env):
+    from oneshot_ros.demonstrator import run_episode
+    first = run_episode(env, "ab", 3)
+    run_episode(env, "abc", 1)
+    again = run_episode(env, "ab", 3)
+    assert np.array_equal(first.obs, again.obs) and np.array_equal(first.actions, again.actions)
 
 
 def _settle(env, positions):

@@ -29,14 +29,19 @@ from oneshot_ros.tasks import Task, parse_task
 
 @dataclass
 class SimState:
-    """Snapshot for reset_to: exact within the env that made it (Bullet in-memory state)."""
+    """The complete physical state: plain arrays, valid in any StackingEnv with the same config.
+
+    get_state() re-materialises the world from the snapshot it returns (rebuild + restore), so
+    the trajectory after get_state() and after any later reset_to(state) are bit-identical.
+    """
 
     task: str
     seed: int
     step: int
     arm_target: np.ndarray  # (7,) commanded joint targets
-    gap_target: float
-    bullet_state: int
+    gap_target: float  # m
+    joints: np.ndarray  # (J, 2) position, velocity of every robot joint (PyBullet order)
+    blocks: np.ndarray  # (B, 13) position (3), quaternion xyzw (4), linear (3), angular (3) vel
 
 
 class StackingEnv:
@@ -56,6 +61,7 @@ class StackingEnv:
         self.task = task if isinstance(task, Task) else parse_task(task)
         self.seed, self.n_steps = int(seed), 0
         rng = np.random.default_rng(self.seed)
+        self.scene.build()  # history-independent episodes (~40 ms)
         self.scene.set_blocks(self.task.n_blocks)
         self.scene.place_blocks(layout.sample_start(self.config, self.task.n_blocks, rng))
         self.scene.arm.reset_joints(HOME_ARM)
@@ -150,19 +156,29 @@ class StackingEnv:
     # --- snapshots and rendering ----------------------------------------------------------------
     def get_state(self) -> SimState:
         task = self._require_task()
-        return SimState(task.string, self.seed, self.n_steps, self._arm_target.copy(),
-                        self._gap_target, self.scene.client.saveState())
+        state = SimState(task.string, self.seed, self.n_steps, self._arm_target.copy(),
+                         self._gap_target, self.scene.arm.joint_states(),
+                         self.scene.block_states())
+        self._materialise(state)  # contact caches are not part of the state: drop them here too
+        return state
 
     def reset_to(self, state: SimState) -> np.ndarray:
+        """Put the world exactly into `state` (from get_state of an env with this config)."""
         task = parse_task(state.task)
-        if self.task is None or task.n_blocks != self.task.n_blocks:
-            raise ValueError("reset_to needs a state saved by this env after reset() with the "
-                             "same number of blocks")
-        self.scene.client.restoreState(state.bullet_state)
+        if state.blocks.shape != (task.n_blocks, 13):
+            raise ValueError(f"state has {len(state.blocks)} blocks but task {task} needs "
+                             f"{task.n_blocks}; pass a state from get_state()")
         self.task, self.seed, self.n_steps = task, state.seed, state.step
+        self._materialise(state)
+        return self.observation()
+
+    def _materialise(self, state: SimState):
+        self.scene.build()
+        self.scene.set_blocks(len(state.blocks))
+        self.scene.set_block_states(state.blocks)
+        self.scene.arm.set_joint_states(state.joints)
         self._arm_target, self._gap_target = state.arm_target.copy(), state.gap_target
         self.scene.arm.command(self._arm_target, self._gap_target)
-        return self.observation()
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB from the CPU (TinyRenderer) camera, looking at the table."""

@@ -82,6 +82,16 @@ class FetchArm:
                                     targetPositions=[half, half],
                                     forces=[self.config.finger_force_n] * 2)
 
+    def joint_states(self) -> np.ndarray:
+        """(J, 2) position and velocity of every joint, in PyBullet index order."""
+        c = self.client
+        states = c.getJointStates(self.body, range(c.getNumJoints(self.body)))
+        return np.array([[s[0], s[1]] for s in states])
+
+    def set_joint_states(self, states: np.ndarray):
+        for j, (q, qd) in enumerate(states):
+            self.client.resetJointState(self.body, j, q, qd)
+
     def arm_positions(self) -> np.ndarray:
         return np.array([s[0] for s in self.client.getJointStates(self.body, self.arm)])
 
@@ -99,7 +109,13 @@ class Scene:
         self.config = config
         with stdout_to_stderr():
             self.client = BulletClient(connection_mode=pybullet.DIRECT)
-        c = self.client
+        self.build()
+
+    def build(self):
+        """(Re)create the world from nothing: no contact cache or solver warm start survives,
+        so an episode depends only on (task, seed), never on the episodes before it."""
+        c, config = self.client, self.config
+        c.resetSimulation()
         c.setGravity(0, 0, -9.81)
         c.setPhysicsEngineParameter(fixedTimeStep=1.0 / config.physics_hz,
                                     numSolverIterations=config.solver_iterations)
@@ -138,6 +154,18 @@ class Scene:
         for body, pos in zip(self.blocks, positions, strict=True):
             self.client.resetBasePositionAndOrientation(body, list(pos), [0, 0, 0, 1])
             self.client.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0])
+
+    def block_states(self) -> np.ndarray:
+        """(B, 13): position, quaternion xyzw, linear and angular velocity of every cube."""
+        c = self.client
+        rows = [[*sum(c.getBasePositionAndOrientation(b), ()), *sum(c.getBaseVelocity(b), ())]
+                for b in self.blocks]
+        return np.array(rows, dtype=np.float64).reshape(len(self.blocks), 13)
+
+    def set_block_states(self, states: np.ndarray):
+        for body, s in zip(self.blocks, states, strict=True):
+            self.client.resetBasePositionAndOrientation(body, s[0:3].tolist(), s[3:7].tolist())
+            self.client.resetBaseVelocity(body, s[7:10].tolist(), s[10:13].tolist())
 
     def block_poses(self) -> tuple[np.ndarray, np.ndarray]:
         """Positions (B, 3) and quaternions xyzw (B, 4) in base_link (= world)."""
