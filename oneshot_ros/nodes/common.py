@@ -58,7 +58,7 @@ class RobotStateInput:
         self.joints_age = conv.StalenessTracker(stale_timeout_s)
         self.blocks_age = conv.StalenessTracker(stale_timeout_s)
         self._on_joint_state = on_joint_state
-        self._held_reason: str | None = None
+        self._held_topic: str | None = None
         node.create_subscription(JointState, conv.JOINT_STATES_TOPIC, self._joints, QOS_DEPTH)
         node.create_subscription(PoseArray, conv.BLOCK_POSES_TOPIC, self._blocks, QOS_DEPTH)
 
@@ -86,18 +86,19 @@ class RobotStateInput:
 
     def stale_reason(self) -> str | None:
         """Why the state cannot be used now (None = fresh); logs each new reason once."""
-        reason = None
+        stale = None
         for topic, age in ((conv.JOINT_STATES_TOPIC, self.joints_age),
                            (conv.BLOCK_POSES_TOPIC, self.blocks_age)):
             if age.is_stale():
+                stale = topic
                 reason = f"no {topic} for {age.age_s():.2f} s (stale_timeout_s=" \
                          f"{age.timeout_s}): holding position"
                 break
-        if reason != self._held_reason:
+        if stale != self._held_topic:  # log each change once, not every step
             log = self.node.get_logger()
-            log.warn(reason) if reason else log.info("inputs fresh again: resuming")
-            self._held_reason = reason
-        return reason
+            log.warn(reason) if stale else log.info("inputs fresh again: resuming")
+            self._held_topic = stale
+        return reason if stale else None
 
     def gripper_position(self) -> np.ndarray:
         return self.kin.fk(self.q_arm, self.torso)[0]
