@@ -30,7 +30,8 @@ def additive_scores(query: torch.Tensor, context: torch.Tensor,
     """v_h^T tanh(q + c): query, context broadcast to (..., H, D), score v (H, D) -> (..., H)."""
     hidden = (2.0 * query + 2.0 * context).sigmoid_()  # (..., H, D) = (tanh(q + c) + 1) / 2
     n_heads, dim = score.shape
-    v_block = torch.block_diag(*score.unbind(0)).T  # (H*D, H): head h reads only its D units
+    eye = torch.eye(n_heads, dtype=score.dtype, device=score.device)  # (H, H)
+    v_block = (score[:, :, None] * eye[:, None, :]).reshape(n_heads * dim, n_heads)  # (H*D, H)
     scores = hidden.flatten(-2) @ (2.0 * v_block)  # (..., H)
     return scores - score.sum(-1)  # 2 v.sigmoid(2x) - sum(v) = v.tanh(x)
 

@@ -1,0 +1,126 @@
+"""Policy speed: BC training samples/s and Imitator.act latency, in one run.
+
+    python bench/bench_policy.py [--blocks 10] [--demo-len 700] [--acts 300] [--json]
+
+1. Training: bc_step of the default OneShotPolicy (D=64, K=21) on random padded batches of
+   N tasks x M pairs (2-10 blocks, demos of --demo-len steps); samples/s counts (obs, action)
+   pairs. One CPU thread, and the GPU too when one is present.
+2. act latency with --blocks blocks, one thread, for ensembles of 1 and 10: median and p99 of
+   `act` with the demo embedded once (set_demo per episode, as deployed) vs recomputing the
+   demo embedding every step (set_demo + act), and their ratio.
+Random weights and inputs: speed does not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from oneshot_ros.policy import batch as keys
+from oneshot_ros.policy.configuration import PolicyConfig
+from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.policy.modeling import OneShotPolicy
+from oneshot_ros.train.step import bc_step, make_optimizer
+
+
+def random_batch(rng, n_tasks: int, n_pairs: int, demo_len: int) -> dict:
+    items = []
+    for _ in range(n_tasks):
+        b = int(rng.integers(2, 11))
+        t = int(rng.integers(demo_len // 2, demo_len + 1))
+        items.append({keys.DEMO_OBS: rng.normal(scale=0.2, size=(t, 3 * b + 2)),
+                      keys.OBS: rng.normal(scale=0.2, size=(n_pairs, 3 * b + 2)),
+                      keys.ACTION: rng.normal(scale=0.01, size=(n_pairs, 4))})
+    return keys.collate(items)
+
+
+def train_rate(device: str, n_tasks: int, n_pairs: int, demo_len: int, steps: int) -> float:
+    rng = np.random.default_rng(0)
+    model = OneShotPolicy(PolicyConfig()).to(device)
+    optimizer = make_optimizer(model)
+    batches = [{k: v.to(device) for k, v in random_batch(rng, n_tasks, n_pairs,
+                                                           demo_len).items()}
+               for _ in range(steps + 2)]
+    for batch in batches[:2]:  # warm-up
+        bc_step(model, optimizer, batch)
+    _sync(device)
+    start = time.perf_counter()
+    for batch in batches[2:]:
+        bc_step(model, optimizer, batch)
+    _sync(device)
+    return steps * n_tasks * n_pairs / (time.perf_counter() - start)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def act_latency(ensemble: int, blocks: int, demo_len: int, n_acts: int) -> dict:
+    rng = np.random.default_rng(1)
+    imitator = Imitator(OneShotPolicy(PolicyConfig()), ensemble=ensemble, seed=0)
+    demo = rng.normal(scale=0.2, size=(demo_len, 3 * blocks + 2))
+    obs = rng.normal(scale=0.2, size=(n_acts, 3 * blocks + 2))
+    imitator.set_demo(demo)
+    cached = _timed(lambda k: imitator.act(obs[k]), n_acts)
+    recomputed = _timed(lambda k: (imitator.set_demo(demo), imitator.act(obs[k])),
+                        max(n_acts // 5, 20))
+    return {"ensemble": ensemble, "cached_median_ms": cached[0], "cached_p99_ms": cached[1],
+            "recompute_median_ms": recomputed[0], "recompute_p99_ms": recomputed[1],
+            "recompute_over_cached": recomputed[0] / cached[0]}
+
+
+def _timed(fn, n: int) -> tuple[float, float]:
+    for k in range(10):  # warm-up
+        fn(k % n)
+    times = []
+    for k in range(n):
+        start = time.perf_counter()
+        fn(k)
+        times.append(1e3 * (time.perf_counter() - start))
+    return float(np.median(times)), float(np.percentile(times, 99))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--blocks", type=int, default=10)
+    parser.add_argument("--demo-len", type=int, default=700, help="demo steps (10 blocks ~700)")
+    parser.add_argument("--acts", type=int, default=300)
+    parser.add_argument("--tasks", type=int, default=8, help="N tasks per training batch")
+    parser.add_argument("--pairs", type=int, default=16, help="M (obs, action) pairs per task")
+    parser.add_argument("--train-steps", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    result = {"load_average": os.getloadavg()[0], "blocks": args.blocks,
+              "demo_len": args.demo_len, "batch": f"{args.tasks} tasks x {args.pairs} pairs"}
+    result["train_samples_per_s_cpu"] = train_rate("cpu", args.tasks, args.pairs,
+                                                   args.demo_len, args.train_steps)
+    if torch.cuda.is_available():
+        result["train_samples_per_s_gpu"] = train_rate("cuda", args.tasks, args.pairs,
+                                                       args.demo_len, 4 * args.train_steps)
+    result["act"] = [act_latency(e, args.blocks, args.demo_len, args.acts) for e in (1, 10)]
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return
+    print(f"load average {result['load_average']:.2f}; {result['batch']}, demos <= "
+          f"{args.demo_len} steps")
+    for key in ("train_samples_per_s_cpu", "train_samples_per_s_gpu"):
+        if key in result:
+            print(f"{key}: {result[key]:.0f}")
+    print(f"act, {args.blocks} blocks, one thread (ms)  median   p99")
+    for row in result["act"]:
+        print(f"  ensemble {row['ensemble']:2d}, demo cached      {row['cached_median_ms']:6.2f} "
+              f"{row['cached_p99_ms']:6.2f}")
+        print(f"  ensemble {row['ensemble']:2d}, demo recomputed  "
+              f"{row['recompute_median_ms']:6.2f} {row['recompute_p99_ms']:6.2f}   "
+              f"ratio {row['recompute_over_cached']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
