@@ -25,7 +25,6 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from oneshot_ros import control
-from oneshot_ros.data.episode import SUCCESS, Episode
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     QOS_DEPTH,
@@ -35,6 +34,7 @@ from oneshot_ros.nodes.common import (
     declare,
     world_config,
 )
+from oneshot_ros.recording import EpisodeBuffer
 from oneshot_ros.tasks import parse_task
 
 
@@ -88,12 +88,12 @@ class DemoRecorder(Node):
             return
         action = control.command_to_action(state.kin, state.q_arm, state.torso, q_cmd, self.gap,
                                            self.config)
-        self.episode["obs"].append(state.observation())
-        self.episode["actions"].append(action)
-        n_placed, _ = control.scene_outcome(self.episode["task"], self.config, state.blocks,
-                                            state.quats, state.gripper_position(), state.fingers)
-        while len(self.episode["stage_ends"]) < n_placed:
-            self.episode["stage_ends"].append(len(self.episode["obs"]) - 1)
+        self.episode.add(state.observation(), action, self._judge()[0])
+
+    def _judge(self) -> tuple[int, str]:
+        state = self.state
+        return control.scene_outcome(self.episode.task, self.config, state.blocks, state.quats,
+                                     state.gripper_position(), state.fingers)
 
     def on_twist(self, msg) -> None:
         try:
@@ -123,24 +123,17 @@ class DemoRecorder(Node):
         except ValueError as err:
             response.success, response.message = False, str(err)
             return response
-        self.episode = {"task": task, "seed": self.get_parameter("seed").value, "obs": [],
-                        "actions": [], "stage_ends": []}
+        self.episode = EpisodeBuffer(task, self.get_parameter("seed").value, self.config)
         response.success, response.message = True, f"recording {task.string!r}"
         self.get_logger().info(response.message)
         return response
 
     def stop_episode(self, request, response):
-        episode, state = self.episode, self.state
-        if episode is None or not episode["obs"] or state.blocks is None:
+        if not self.episode or self.state.blocks is None:
             response.success, response.message = False, "no episode with recorded steps"
             return response
-        _, outcome = control.scene_outcome(episode["task"], self.config, state.blocks,
-                                           state.quats, state.gripper_position(), state.fingers)
-        actions = np.array(episode["actions"])  # (T, 4)
-        record = Episode(episode["task"].string, episode["seed"],
-                         self.get_parameter("noise").value, np.array(episode["obs"]), actions,
-                         actions.copy(), outcome == SUCCESS, outcome, episode["stage_ends"],
-                         source="ros")
+        _, outcome = self._judge()
+        record = self.episode.finish(self.get_parameter("noise").value, outcome)
         try:
             index = self._writer().append(record)
         except (OSError, ValueError) as err:  # e.g. a foreign file at `out`: keep the episode

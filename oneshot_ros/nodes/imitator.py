@@ -53,6 +53,8 @@ class ImitatorNode(Node):
         self.active = declare(self, "active", False, "publish commands without ~/activate")
         self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period")
         latency = declare(self, "publish_latency", False, "publish ~/latency_s (benchmarks)")
+        self.torch_threads = declare(self, "torch_threads", 1, "CPU threads for the policy; one "
+                                     "avoids contention with the other nodes")
         self.policy, self.n_steps, self.reload = None, 0, True
         self.gate = control.RateGate(period_s)
         self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
@@ -74,8 +76,12 @@ class ImitatorNode(Node):
             self.state.stale_reason()  # logs once when inputs go stale
 
     def _load(self):
+        import torch
+
         from oneshot_ros.data.storage import DemoReader
         from oneshot_ros.policy.imitator import Imitator
+
+        torch.set_num_threads(self.torch_threads)
 
         p = {name: self.get_parameter(name).value for name in RELOAD_PARAMS}
         try:

@@ -1,0 +1,43 @@
+"""EpisodeBuffer: (obs, action) samples from a live robot -> an Episode for DemoWriter.
+
+    buffer = EpisodeBuffer(task, seed, config)
+    buffer.add(obs, action, n_placed)          # once per control step
+    episode = buffer.finish(noise, outcome)    # the same Episode fields `collect` writes
+
+Used by the ROS demo recorder; plain numpy, no rclpy. The executed actions are the labels too
+(no noise-free expert signal travels over the command topics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oneshot_ros.data.episode import SUCCESS, Episode
+from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.tasks import Task
+
+
+class EpisodeBuffer:
+    def __init__(self, task: Task, seed: int, config: WorldConfig):
+        self.task, self.seed, self.config = task, int(seed), config
+        self.obs: list[np.ndarray] = []
+        self.actions: list[np.ndarray] = []
+        self.stage_ends: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def add(self, obs: np.ndarray, action: np.ndarray, n_placed: int) -> None:
+        """obs (3B+2,), action (4,); n_placed = stages holding now (stage_ends as run_episode)."""
+        self.obs.append(np.asarray(obs, dtype=np.float32))
+        self.actions.append(self.config.action_layout.validate(action))
+        while len(self.stage_ends) < n_placed:
+            self.stage_ends.append(len(self.obs) - 1)
+
+    def finish(self, noise: float, outcome: str, source: str = "ros") -> Episode:
+        if not self.obs:
+            raise ValueError("the episode has no recorded steps; send commands before stopping")
+        actions = np.array(self.actions)  # (T, 4)
+        return Episode(self.task.string, self.seed, noise, np.array(self.obs), actions,
+                       actions.copy(), outcome == SUCCESS, outcome, list(self.stage_ends),
+                       source=source)
