@@ -1,0 +1,190 @@
+"""Behavioral cloning of the one-shot policy (Duan et al. §3.3).
+
+    oneshot-ros train --config config/train/bc.yaml --data data/train.h5 --out models/bc_stack
+    torchrun --nproc_per_node 2 -m oneshot_ros.cli train ...      # DDP, one process per GPU/core
+
+Each iteration samples `tasks_per_batch` tasks WITH replacement; per task one conditioning demo
+(temporal dropout inside the model) and `pairs_per_task` (observation, expert action) pairs from
+ANOTHER demo of the same task. Adamax, lr 1e-3. Validation loss on held-out demos, optional
+rollout success on a few tasks, checkpoints (model.safetensors + config.json, plus
+train_state.safetensors/json for --resume), metrics.jsonl and a learning-curve plot.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from oneshot_ros import __version__
+from oneshot_ros.data.dataset import PairedDemoDataset, split_by_demo
+from oneshot_ros.data.storage import DemoReader
+from oneshot_ros.policy import checkpoint
+from oneshot_ros.policy.batch import collate
+from oneshot_ros.policy.configuration import PolicyConfig
+from oneshot_ros.policy.modeling import OneShotPolicy
+from oneshot_ros.train import state
+from oneshot_ros.train.distributed import DistributedContext, unwrap, wrap_model
+from oneshot_ros.train.step import bc_step, eval_loss, make_optimizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    iterations: int = 20000  # optimizer steps
+    tasks_per_batch: int = 16  # N tasks per iteration, sampled with replacement
+    pairs_per_task: int = 32  # M (obs, action) pairs per task, sharing one demo embedding
+    lr: float = 1e-3  # Adamax (Duan et al. §3.3)
+    max_grad_norm: float = 10.0
+    val_fraction: float = 0.1  # whole demos per task held out for the validation loss
+    val_every: int = 250  # iterations
+    val_batches: int = 8
+    checkpoint_every: int = 500  # iterations
+    seed: int = 0
+    torch_threads: int = 0  # 0: leave torch's default
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+
+    def __post_init__(self):
+        for name in ("iterations", "tasks_per_batch", "pairs_per_task", "val_every",
+                     "val_batches", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)}: use a positive integer")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction={self.val_fraction}: use a value in [0, 1)")
+
+
+class TaskSampler:
+    """Iteration k -> a batch: N tasks with replacement, one conditioning demo each."""
+
+    def __init__(self, dataset: PairedDemoDataset, n_tasks: int, seed: int, rank: int = 0):
+        self.dataset, self.n_tasks, self.seed, self.rank = dataset, n_tasks, seed, rank
+        self.by_task: dict[str, list[int]] = {}
+        for item, demo_index in enumerate(dataset.conditioning):
+            self.by_task.setdefault(dataset.demos[demo_index]["task"], []).append(item)
+        self.tasks = sorted(self.by_task)
+
+    def batch(self, iteration: int) -> dict[str, torch.Tensor]:
+        """Iteration -1 is the weight-norm initialisation batch."""
+        rng = np.random.default_rng([self.seed, self.rank, iteration + 1])
+        self.dataset.set_epoch((iteration + 1) * 1000 + self.rank)  # fresh pairs every iteration
+        tasks = rng.choice(len(self.tasks), size=self.n_tasks, replace=True)
+        items = [rng.choice(self.by_task[self.tasks[t]]) for t in tasks]
+        return collate([self.dataset[int(i)] for i in items])
+
+
+def load_datasets(data: str, cfg: TrainConfig):
+    """-> (train PairedDemoDataset, validation dataset or None, DemoReader)."""
+    reader = DemoReader(data)
+    train_idx, val_idx = split_by_demo(reader, cfg.val_fraction)
+    stage_ends = cfg.policy.variant == "snapshot"
+    train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=cfg.pairs_per_task,
+                                          seed=cfg.seed, with_stage_ends=stage_ends)
+    val = None
+    if val_idx:
+        val = PairedDemoDataset.from_reader(reader, val_idx, pairs_per_task=cfg.pairs_per_task,
+                                            seed=cfg.seed + 1, with_stage_ends=stage_ends)
+    return train, val, reader
+
+
+def train(cfg: TrainConfig, data: str, out: str | Path, resume: bool = False,
+          ctx: DistributedContext | None = None, progress: bool = True) -> dict:
+    """Run behavioral cloning; returns the final metrics. Only rank 0 writes files."""
+    from tqdm import tqdm
+
+    ctx = ctx or DistributedContext()
+    out = Path(out)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    torch.manual_seed(cfg.seed)
+    train_ds, val_ds, reader = load_datasets(data, cfg)
+    sampler = TaskSampler(train_ds, cfg.tasks_per_batch, cfg.seed, ctx.rank)
+    model = OneShotPolicy(cfg.policy)
+    start, wall_before = 0, 0.0
+    if resume:
+        start, wall_before = state.load_into(out, model, cfg)
+    else:
+        model.initialize(sampler.batch(-1))  # data-dependent weight-norm init (Salimans 2016)
+    wrapped = wrap_model(model, ctx)
+    optimizer = make_optimizer(wrapped, cfg.lr)
+    if resume:
+        state.load_optimizer(out, optimizer)
+    provenance = _provenance(cfg, data, reader, train_ds, ctx)
+    metrics_file = out / "metrics.jsonl"
+    val_batches = [TaskSampler(val_ds, cfg.tasks_per_batch, cfg.seed + 7).batch(k)
+                   for k in range(cfg.val_batches)] if val_ds else []
+    t0, samples_per_iter = time.perf_counter(), cfg.tasks_per_batch * cfg.pairs_per_task
+    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations,
+               desc="train", unit="it", disable=not (progress and ctx.is_main))
+    record: dict = {}
+    for it in bar:
+        batch = {k: v.to(ctx.device) for k, v in sampler.batch(it).items()}
+        record = {"iteration": it + 1, **bc_step(wrapped, optimizer, batch, cfg.max_grad_norm)}
+        elapsed = time.perf_counter() - t0
+        record["samples_s"] = (it + 1 - start) * samples_per_iter * ctx.world_size / elapsed
+        if val_batches and ((it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations):
+            record["val_loss"] = float(np.mean([
+                eval_loss(wrapped, {k: v.to(ctx.device) for k, v in b.items()})
+                for b in val_batches]))
+        bar.set_postfix(loss=f"{record['loss']:.3f}", samples_s=f"{record['samples_s']:.0f}")
+        record["wall_s"] = wall_before + elapsed
+        if ctx.is_main:
+            _append_jsonl(metrics_file, record)
+            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations:
+                provenance.update(iterations=it + 1, wall_s=record["wall_s"])
+                checkpoint.save(unwrap(wrapped), out, provenance)
+                state.save(out, optimizer, it + 1, record["wall_s"], cfg)
+    if ctx.is_main:
+        plot_curves(metrics_file, out / "curves.png")
+    return record
+
+
+def _provenance(cfg: TrainConfig, data: str, reader: DemoReader, train_ds, ctx) -> dict:
+    return {"trainer": "bc", "package_version": __version__, "data": str(data),
+            "data_demos": len(reader), "train_demos": len(train_ds.demos),
+            "train_tasks": len(train_ds.tasks), "world_config": reader.world_config,
+            "train_config": _plain(cfg), "world_size": ctx.world_size,
+            "device": str(ctx.device)}
+
+
+def _plain(cfg: TrainConfig) -> dict:
+    from dataclasses import asdict
+    return json.loads(json.dumps(asdict(cfg), default=list))
+
+
+def _append_jsonl(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def plot_curves(metrics_file: Path, out_png: Path) -> Path | None:
+    """Training loss (smoothed) and validation loss against iterations."""
+    if not metrics_file.exists():
+        return None
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_file.read_text().splitlines() if line]
+    its = np.array([r["iteration"] for r in rows])
+    loss = np.array([r["loss"] for r in rows])
+    window = max(1, len(loss) // 50)
+    smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(its[window - 1:], smooth, label="train loss")
+    val = [(r["iteration"], r["val_loss"]) for r in rows if "val_loss" in r]
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", label="validation loss")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("summed cross-entropy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=120)
+    plt.close(fig)
+    return out_png
