@@ -1,0 +1,125 @@
+"""oneshot-ros eval and evaluate.*: a tiny untrained policy on 'ab', real env, real workers."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+
+import pytest
+
+from oneshot_ros import cli
+from oneshot_ros.data.collect import derive_seed, plan
+from oneshot_ros.data.episode import OUTCOMES
+from oneshot_ros.evaluate.metrics import NO_DEMO, PAPER_BC, summarize
+from oneshot_ros.evaluate.runner import EVAL_SEED_BIT, EnvRunner, EvalConfig, EvalUnit
+
+MAX_STEPS = 20
+FIELDS = {"task", "stages", "split", "seed", "demo_seed", "success", "outcome", "steps",
+          "demo_success", "demo_outcome", "demo_steps", "n_placed"}
+
+
+def _eval(model, out, *extra) -> tuple[int, str, str]:
+    argv = ["eval", "--model", str(model), "--task", "ab", "--episodes", "2", "--out", str(out),
+            "--max-steps", str(MAX_STEPS), "--workers", "1", "--quiet", *extra]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = cli.main(argv)
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def _records(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def eval_run(tiny_model, tmp_path_factory):
+    """One CLI evaluation (1 worker, --json, a video, the attention figure), shared below."""
+    out = tmp_path_factory.mktemp("eval") / "run"
+    code, stdout, stderr = _eval(tiny_model, out, "--json", "--videos", "1", "--attention-figure")
+    assert code == 0, stderr
+    return out, stdout
+
+
+def test_episodes_jsonl_has_one_record_per_episode(eval_run):
+    out, _ = eval_run
+    records = _records(out / "episodes.jsonl")
+    assert [(r["task"], r["index"]) for r in records] == [("ab", 0), ("ab", 1)]
+    for r in records:
+        assert FIELDS <= set(r)
+        assert r["stages"] == 1 and r["split"] == "train"  # 'ab' is in config/tasks/train.txt
+        assert r["outcome"] in OUTCOMES and r["success"] == (r["outcome"] == "success")
+        assert 1 <= r["steps"] <= MAX_STEPS
+        assert r["seed"] != r["demo_seed"]
+        assert r["demo_success"], "the scripted demonstrator should stack 'ab'"
+
+
+def test_json_output_and_summary(eval_run):
+    out, stdout = eval_run
+    printed = json.loads(stdout)
+    assert printed == json.loads((out / "summary.json").read_text())
+    assert 0.0 <= printed["success_rate"] <= 1.0
+    assert set(printed["by_stages"]) == {"1"} and printed["demo_success_rate"] == 1.0
+    assert printed["episodes"] == 2 and sum(printed["outcomes"].values()) == 2
+    row = printed["splits"]["train"]["table"][0]
+    assert row["stages"] == 1 and row["paper_bc"] == PAPER_BC["train"][1] / 100
+    for name in ("fig3.png", "fig4_attention-ab.png", "attention-ab.npz", "videos/ab-0.mp4"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_results_do_not_depend_on_the_number_of_workers(eval_run, tiny_model):
+    out, _ = eval_run
+    config = EvalConfig(episodes_per_task=2, workers=2, max_steps=MAX_STEPS, progress=False)
+    records = [r.record for r in EnvRunner(["ab"], config).episodes(str(tiny_model))]
+    one_worker = _records(out / "episodes.jsonl")
+    for r in one_worker:
+        r.pop("video", None)
+    assert records == one_worker
+
+
+def test_resume_adds_only_missing_episodes_and_refuses_other_settings(eval_run, tiny_model,
+                                                                      tmp_path):
+    out, _ = eval_run
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in ("episodes.jsonl", "settings.json"):
+        (copy / name).write_bytes((out / name).read_bytes() + (b'{"torn' if "ep" in name
+                                                               else b""))
+    code, _, stderr = _eval(tiny_model, copy, "--episodes", "3")
+    assert code == 0, stderr
+    records = _records(copy / "episodes.jsonl")
+    assert [r["index"] for r in records] == [0, 1, 2]  # torn line cut off, 2 kept, 1 added
+    code, _, stderr = _eval(tiny_model, copy, "--max-steps", "5")
+    assert code == 2 and "other settings (max_steps)" in stderr
+
+
+def test_missing_model_is_one_line_exit_2(tmp_path):
+    code, stdout, stderr = _eval(tmp_path / "no_model", tmp_path / "out")
+    assert code == 2 and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1 and "config.json" in stderr
+
+
+def test_eval_seeds_never_collide_with_collection_seeds():
+    units = [EvalUnit(t, k, 0) for t in ("ab", "ab cd", "abc d") for k in range(50)]
+    eval_seeds = [u.seed for u in units] + [s for u in units for s in u.demo_seeds(3)]
+    assert all(EVAL_SEED_BIT <= s < 2 * EVAL_SEED_BIT for s in eval_seeds)
+    assert len(set(eval_seeds)) == len(eval_seeds)
+    collection = {s for unit in plan(["ab", "ab cd", "abc d"], 50) for s in unit.seeds(10)}
+    assert all(s < EVAL_SEED_BIT for s in collection) and not collection & set(eval_seeds)
+    assert derive_seed("ab", 0, 0) in collection
+
+
+def test_summary_groups_by_stages_and_skips_missing_demos():
+    def record(stages, success, outcome, split="test"):
+        return {"task": f"t{stages}", "stages": stages, "split": split, "success": success,
+                "outcome": outcome, "n_placed": 0, "demo_success": True,
+                "demo_outcome": "success"}
+
+    summary = summarize([record(2, True, "success"), record(2, False, "wrong_move"),
+                         record(4, False, "recoverable_failure"), record(4, None, NO_DEMO),
+                         record(1, True, "success", split="train")])
+    assert summary["by_stages"] == {"1": 1.0, "2": 0.5, "4": 0.0}
+    assert summary["success_rate"] == 0.5 and summary["evaluated_episodes"] == 4
+    assert summary["outcomes"][NO_DEMO] == 1
+    assert summary["splits"]["test"]["by_stages"] == {"2": 0.5, "4": 0.0}
+    assert summary["splits"]["train"]["table"][0]["paper_bc"] == pytest.approx(0.991)
