@@ -6,7 +6,8 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "oneshot_ros"
-NODES = ["sim_driver", "scripted_expert", "demo_recorder", "imitator"]
+NODES = ["sim_driver", "scripted_expert", "demo_recorder", "imitator", "gripper_action_bridge",
+         "trajectory_action_bridge"]
 
 
 def tree(src):

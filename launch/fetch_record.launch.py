@@ -5,8 +5,17 @@
 
 No simulator: joint states come from the robot, block poses from your perception (one pose per
 block, task-letter order, frame base_link). Our command topics are remapped to the robot's
-controllers; on a Fetch via ros1_bridge the gripper needs a GripperCommand action adapter.
-Teleop (expert:=false, the default) is teleop_twist_keyboard publishing /cmd_vel.
+controllers. Teleop (expert:=false, the default) is teleop_twist_keyboard publishing /cmd_vel.
+
+Real-arm seam (defaults: a Fetch through ros1_bridge, whose controllers only take actions):
+trajectory_action_bridge turns the streamed arm commands into FollowJointTrajectory goals on
+arm_action_name, gripper_action_bridge turns the gap into GripperCommand goals on
+gripper_action_name (both need control_msgs). A ros2_control arm with a JTC and a parallel
+gripper controller:
+    arm_action:=false arm_command_topic:=/joint_trajectory_controller/joint_trajectory \
+    gripper_action_type:=parallel_gripper_command \
+    gripper_action_name:=/gripper_controller/gripper_cmd
+Not tested on hardware (see README, "ROS 2").
 """
 
 from launch import LaunchDescription
@@ -62,5 +71,47 @@ def generate_launch_description():
                  PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "demo_recorder.yaml"]),
                  {"task": task,
                   "out": ParameterValue(LaunchConfiguration("out"), value_type=str)},
+             ]),
+        DeclareLaunchArgument("arm_action", default_value="true",
+                              description="true: arm commands become FollowJointTrajectory goals "
+                              "(Fetch via ros1_bridge); false: the controller subscribes to "
+                              "arm_command_topic itself (ros2_control JTC)"),
+        DeclareLaunchArgument("arm_action_name",
+                              default_value="/arm_controller/follow_joint_trajectory",
+                              description="the arm controller's FollowJointTrajectory action"),
+        DeclareLaunchArgument("gripper_action", default_value="true",
+                              description="true: the gap becomes gripper action goals; false: "
+                              "the gripper controller subscribes to gripper_command_topic"),
+        DeclareLaunchArgument("gripper_action_type", default_value="gripper_command",
+                              description="gripper_command (control_msgs/GripperCommand, Fetch) "
+                              "or parallel_gripper_command (ros2_controllers)"),
+        DeclareLaunchArgument("gripper_action_name",
+                              default_value="/gripper_controller/gripper_action",
+                              description="the gripper controller's action (ros2_controllers: "
+                              "/<controller>/gripper_cmd)"),
+        Node(package=PACKAGE, executable="trajectory_action_bridge",
+             name="trajectory_action_bridge", output="screen",
+             condition=IfCondition(LaunchConfiguration("arm_action")),
+             remappings=[
+                 ("/arm_controller/joint_trajectory", LaunchConfiguration("arm_command_topic")),
+             ],
+             parameters=[
+                 PathJoinSubstitution(
+                     [FindPackageShare(PACKAGE), "config", "trajectory_action_bridge.yaml"]),
+                 {"action_name": ParameterValue(LaunchConfiguration("arm_action_name"),
+                                                value_type=str)},
+             ]),
+        Node(package=PACKAGE, executable="gripper_action_bridge", name="gripper_action_bridge",
+             output="screen", condition=IfCondition(LaunchConfiguration("gripper_action")),
+             remappings=[
+                 ("/gripper_controller/commands", LaunchConfiguration("gripper_command_topic")),
+             ],
+             parameters=[
+                 PathJoinSubstitution(
+                     [FindPackageShare(PACKAGE), "config", "gripper_action_bridge.yaml"]),
+                 {"action_type": ParameterValue(LaunchConfiguration("gripper_action_type"),
+                                                value_type=str),
+                  "action_name": ParameterValue(LaunchConfiguration("gripper_action_name"),
+                                                value_type=str)},
              ]),
     ])

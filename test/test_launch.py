@@ -17,9 +17,12 @@ from oneshot_ros.sim.config import WorldConfig
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))
 EXPECTED = {"sim_record", "sim_imitate", "fetch_record", "fetch_imitate"}
-NODE_CONFIGS = ["sim_driver", "scripted_expert", "demo_recorder", "imitator"]
+CONTROL_NODES = ["sim_driver", "scripted_expert", "demo_recorder", "imitator"]
+NODE_CONFIGS = [*CONTROL_NODES, "gripper_action_bridge", "trajectory_action_bridge"]
 TOPICS = {conversions.ARM_COMMAND_TOPIC, conversions.GRIPPER_COMMAND_TOPIC,
           conversions.JOINT_STATES_TOPIC, conversions.BLOCK_POSES_TOPIC}
+BRIDGE_TOPICS = {"gripper_action_bridge": {conversions.GRIPPER_COMMAND_TOPIC},
+                 "trajectory_action_bridge": {conversions.ARM_COMMAND_TOPIC}}
 
 
 def console_scripts() -> set[str]:
@@ -122,7 +125,16 @@ def test_remappings_start_from_the_node_topic_names(launch_file):
             remappings = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
                               and getattr(n.targets[0], "id", None) == remappings.id)
         sources = {ast.literal_eval(pair.elts[0]) for pair in remappings.elts}
-        assert sources == TOPICS
+        assert sources == BRIDGE_TOPICS.get(keyword(node, "name").value, TOPICS)
+
+
+def test_fetch_launch_files_bridge_both_controllers_to_actions(launch_file):
+    path, tree = launch_file
+    executables = {keyword(node, "executable").value for node in calls(tree, "Node")}
+    if path.name.startswith("fetch_"):
+        assert set(BRIDGE_TOPICS) <= executables
+    else:  # the simulator takes the topics directly
+        assert not set(BRIDGE_TOPICS) & executables
 
 
 @pytest.mark.parametrize("node", NODE_CONFIGS)
@@ -130,7 +142,8 @@ def test_parameter_files_use_the_wildcard_node_key(node):
     data = yaml.safe_load((REPO / "config" / f"{node}.yaml").read_text())
     assert list(data) == [f"/**/{node}"]  # a bare key silently fails under a namespace
     params = data[f"/**/{node}"]["ros__parameters"]
-    assert params.get("control_rate_hz") == WorldConfig().control_hz  # the world is the truth
+    if node in CONTROL_NODES:
+        assert params.get("control_rate_hz") == WorldConfig().control_hz  # the world's rate
     if "model" in params and not (REPO / params["model"]).exists():
         pytest.skip(f"{params['model']} is not trained yet")
 

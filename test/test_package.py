@@ -13,7 +13,8 @@ REQUIRED_EXEC_DEPENDS = {
     "visualization_msgs", "rosgraph_msgs", "ament_index_python", "launch", "launch_ros",
     "python3-numpy", "python3-yaml", "python3-pybullet-pip", "python3-pytorch-pip",
 }
-NODES = {"sim_driver", "scripted_expert", "demo_recorder", "imitator"}
+NODES = {"sim_driver", "scripted_expert", "demo_recorder", "imitator", "gripper_action_bridge",
+         "trajectory_action_bridge"}
 
 
 def setup_kwargs() -> dict:

@@ -11,6 +11,8 @@ the one source of truth for the control rate and the action clip.
 
 from __future__ import annotations
 
+import importlib
+import os
 import time
 
 import numpy as np
@@ -28,6 +30,22 @@ from oneshot_ros.robot import TORSO_JOINT
 from oneshot_ros.sim.config import WorldConfig
 
 QOS_DEPTH = 10
+
+
+class MissingDependency(RuntimeError):
+    """An optional ROS package (control_msgs, moveit_py) is not installed; the text says which."""
+
+
+def require(module: str, ros_package: str):
+    """Import an optional ROS module only where it is used; MissingDependency names the fix."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        distro = os.environ.get("ROS_DISTRO", "<distro>")
+        raise MissingDependency(
+            f"{module} is not available ({err}): install it with `apt install ros-{distro}-"
+            f"{ros_package.replace('_', '-')}` and source /opt/ros/{distro}/setup.bash"
+        ) from None
 
 
 def declare(node, name: str, default, description: str):
