@@ -44,17 +44,36 @@ def test_ensemble_members_use_different_dropout_draws(imitator):
 
 
 def test_act_matches_the_training_network(imitator, tmp_path):
-    """Folded weight norm + cached step 1 == the plain forward pass, member by member."""
+    """Folded weights + FastPolicy == the plain training network, member by member."""
     model, _ = checkpoint.load(tmp_path)
     demo = np.random.default_rng(2).normal(scale=0.2, size=(30, 11)).astype(np.float32)
     obs = np.random.default_rng(3).normal(scale=0.2, size=11).astype(np.float32)
     imitator.set_demo(demo)
-    action, _ = imitator.act(obs)
-    cache, head = imitator._cache, ActionHead.from_config(model.config)
+    action, attention = imitator.act(obs)
+    generator = torch.Generator().manual_seed(0)  # the imitator's seed: the same dropout draws
+    demo_t = torch.from_numpy(demo).expand(4, -1, -1)
+    block_mask = torch.ones(4, 3, dtype=torch.bool)
     with torch.no_grad():
-        reference, _ = model.act_logits(cache, torch.from_numpy(obs).expand(4, 1, -1))
+        embedding = model.embed_demo(demo_t, torch.ones(4, 30, dtype=torch.bool), block_mask,
+                                     generator=generator)
+        cache = model.prepare(embedding, block_mask)
+        reference, ref_attention = model.act_logits(cache, torch.from_numpy(obs).expand(4, 1, -1))
+    head = ActionHead.from_config(model.config)
     expected = head.decode(head.ensemble(head.distribution(reference[:, 0])))
     np.testing.assert_allclose(action, expected.double().numpy(), atol=1e-6)
+    block = ref_attention["block"][:, 0].permute(0, 1, 3, 2).mean(0)  # (2, H, B)
+    np.testing.assert_allclose(attention["block"], block.numpy(), atol=1e-5)
+
+
+def test_imitator_leaves_the_training_model_usable():
+    """The inference copy is folded without touching the caller's weight-normed model."""
+    torch.manual_seed(0)
+    model = OneShotPolicy(tiny_config())
+    batch, _ = random_batch()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    Imitator(model)
+    model(batch)  # still has its weight-norm parametrization
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
 def test_action_head_bins_decodes_and_averages():

@@ -5,21 +5,21 @@
     action, attention = imitator.act(obs)  # (3B+2,) -> (4,) every control step
 
 `set_demo` embeds the demonstration ONCE per episode for every ensemble member, each with its own
-temporal-dropout draw (Duan et al. Fig. 3: 10 downsampled copies), and precomputes the
-state-independent first step of the context network. `act` then runs only the state-dependent
-part for all members as one batch and averages their action distributions.
+temporal-dropout draw (Duan et al. Fig. 3: 10 downsampled copies), and precomputes everything
+state-independent (policy/inference.py). `act` then runs only the state-dependent part for all
+members as one batch, through FastPolicy (the training network's function with fused weights and
+~100 instead of ~1400 torch ops), and averages their action distributions.
 """
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from oneshot_ros.policy import checkpoint
-from oneshot_ros.policy.context_network import ContextCache
+from oneshot_ros.policy.inference import DemoPlan, FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.policy.weight_norm import fold_weight_norm
 from oneshot_ros.robot import ObsLayout
@@ -33,9 +33,10 @@ class Imitator:
             raise ValueError(f"ensemble={ensemble}: use at least 1 member, e.g. 10")
         # Baselines (final_state, snapshot) select frames deterministically: one member suffices.
         self.ensemble = ensemble if config.uses_temporal_dropout else 1
-        self.model = fold_weight_norm(copy.deepcopy(model)).eval()  # inference copy
+        self.model = _inference_copy(model)
+        self.fast = FastPolicy(self.model)
         self.generator = torch.Generator().manual_seed(seed)
-        self._cache: ContextCache | None = None
+        self._plan: DemoPlan | None = None
         self._time_index: torch.Tensor | None = None  # (E, T~) kept demo steps per member
         self._demo_len = 0
 
@@ -47,7 +48,7 @@ class Imitator:
 
     @property
     def n_blocks(self) -> int | None:
-        return None if self._cache is None else self._cache.h.shape[3]
+        return None if self._plan is None else self._plan.h2.shape[3]
 
     @torch.inference_mode()
     def set_demo(self, demo_obs: np.ndarray, stage_ends: list[int] | None = None) -> None:
@@ -66,7 +67,7 @@ class Imitator:
         stage_end = _stage_end_mask(stage_ends, t, e)
         embedding = self.model.embed_demo(demo_obs_t, demo_mask, block_mask, stage_end,
                                           self.generator)
-        self._cache = self.model.prepare(embedding, block_mask)
+        self._plan = self.fast.prepare(embedding, block_mask)
         self._time_index, self._demo_len = embedding.time_index, t
 
     @torch.inference_mode()
@@ -77,12 +78,12 @@ class Imitator:
         attention["block"]: (2, H, B) final-attention weights of the 2 queries over blocks;
         both averaged over the ensemble.
         """
-        if self._cache is None:
+        if self._plan is None:
             raise RuntimeError("call set_demo(demo_obs) before act(obs)")
         obs_t = self._check_obs(obs)
-        logits, attention = self.model.act_logits(self._cache, obs_t)  # (E, 1, A)
+        logits, attention = self.fast.logits(self._plan, obs_t)  # (E, A)
         head = self.model.head
-        action = head.decode(head.ensemble(head.distribution(logits[:, 0])))  # (4,)
+        action = head.decode(head.ensemble(head.distribution(logits)))  # (4,)
         return action.double().numpy(), self._attention_numpy(attention)
 
     def _check_obs(self, obs: np.ndarray) -> torch.Tensor:
@@ -90,15 +91,23 @@ class Imitator:
         if obs.shape != (3 * self.n_blocks + 2,):
             raise ValueError(f"observation has shape {obs.shape}; the demo has {self.n_blocks} "
                              f"blocks, so pass ({3 * self.n_blocks + 2},)")
-        return torch.from_numpy(obs).expand(self.ensemble, 1, -1)  # (E, 1, 3B+2)
+        return torch.from_numpy(obs).expand(self.ensemble, -1)  # (E, 3B+2)
 
     def _attention_numpy(self, attention: dict) -> dict[str, np.ndarray]:
-        kept = attention["temporal"][:, 0].permute(0, 1, 3, 2)  # (E, t_lstm, H, T~)
+        kept = attention["temporal"].permute(0, 1, 3, 2)  # (E, t_lstm, H, T~)
         index = self._time_index[:, None, None].expand_as(kept)  # (E, t_lstm, H, T~)
         full = kept.new_zeros(*kept.shape[:-1], self._demo_len)  # (E, t_lstm, H, T)
         temporal = full.scatter_add(-1, index, kept).mean(dim=0)  # (t_lstm, H, T)
-        block = attention["block"][:, 0].permute(0, 1, 3, 2).mean(dim=0)  # (2, H, B)
+        block = attention["block"].permute(0, 1, 3, 2).mean(dim=0)  # (2, H, B)
         return {"temporal": temporal.numpy(), "block": block.numpy()}
+
+
+def _inference_copy(model: OneShotPolicy) -> OneShotPolicy:
+    """A folded eval copy. Not copy.deepcopy: a deep copy shares the parametrized layer classes,
+    so folding it would strip the weight-norm `weight` property from the caller's model too."""
+    copy = OneShotPolicy(model.config)
+    copy.load_state_dict(model.state_dict())
+    return fold_weight_norm(copy).eval()
 
 
 def _stage_end_mask(stage_ends: list[int] | None, length: int, ensemble: int):

@@ -89,6 +89,8 @@ def fold_weight_norm(model: nn.Module) -> nn.Module:
 
     For inference only (the Imitator works on a folded copy): the weight is g * v / ||v||
     computed once instead of at every call, which removes the parametrization overhead.
+    Never fold a copy.deepcopy of a model still in use: the copy shares the injected
+    Parametrized* layer classes, and folding deletes their `weight` property for both.
     """
     for layer in weight_normed_layers(model):
         parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)

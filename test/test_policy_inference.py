@@ -1,0 +1,72 @@
+"""FastPolicy (the Imitator's act path) computes the training network's function."""
+
+import pytest
+import torch
+from policy_data import random_batch, tiny_config
+
+from oneshot_ros.policy import batch as keys
+from oneshot_ros.policy.configuration import PolicyConfig
+from oneshot_ros.policy.inference import FastPolicy
+from oneshot_ros.policy.modeling import OneShotPolicy
+from oneshot_ros.policy.weight_norm import fold_weight_norm
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _both_paths(model: OneShotPolicy, batch: dict, fast_model: OneShotPolicy | None = None):
+    """The training path (embed, prepare, act_logits) and FastPolicy on the same dropout draw."""
+    generator = torch.Generator().manual_seed(0)
+    block_mask = batch[keys.BLOCK_MASK]
+    with torch.no_grad():
+        embedding = model.embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK], block_mask,
+                                     batch.get(keys.DEMO_STAGE_END), generator)
+        reference = model.act_logits(model.prepare(embedding, block_mask), batch[keys.OBS])
+    fast = FastPolicy(model if fast_model is None else fast_model)
+    return reference, fast.logits(fast.prepare(embedding, block_mask), batch[keys.OBS][:, 0])
+
+
+def _assert_same(reference, fast, atol: float) -> None:
+    (logits, attention), (fast_logits, fast_attention) = reference, fast
+    torch.testing.assert_close(fast_logits, logits[:, 0], atol=atol, rtol=0)
+    for name in ("temporal", "block"):
+        torch.testing.assert_close(fast_attention[name], attention[name][:, 0], atol=atol,
+                                   rtol=0)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"variant": "final_state"}, {"weight_norm": False},
+                                       {"n_heads": 1, "lstm_steps": 3}])
+def test_fast_path_equals_training_forward_with_masks(overrides):
+    """Padded blocks (2, 4, 3) and padded kept steps in one batch; float64 isolates the math."""
+    torch.manual_seed(0)
+    model = OneShotPolicy(tiny_config(**overrides)).eval()
+    batch, _ = random_batch(n_pairs=1)
+    model.initialize(batch)  # realistic activation scales
+    model = model.double()
+    batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+    _assert_same(*_both_paths(model, batch), atol=1e-9)
+
+
+def test_fast_path_float32_default_size():
+    """The default architecture (D=64, H=2, 4 steps) in float32 agrees to ~1e-5."""
+    torch.manual_seed(1)
+    model = OneShotPolicy(PolicyConfig()).eval()
+    batch, _ = random_batch(seed=1, blocks=(10, 3), lengths=(80, 45), n_pairs=1)
+    _assert_same(*_both_paths(model, batch), atol=1e-5)
+
+
+def test_fast_path_on_a_folded_copy():
+    torch.manual_seed(2)
+    model = OneShotPolicy(tiny_config()).eval()
+    folded = OneShotPolicy(model.config)  # not deepcopy: see imitator._inference_copy
+    folded.load_state_dict(model.state_dict())
+    folded = fold_weight_norm(folded.double()).eval()
+    model = model.double()
+    batch, _ = random_batch(seed=2, n_pairs=1)
+    batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+    _assert_same(*_both_paths(model, batch, fast_model=folded), atol=1e-9)
