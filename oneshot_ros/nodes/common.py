@@ -3,6 +3,7 @@
     value = declare(node, "control_rate_hz", 20.0, "Hz, one command per control step")
     state = RobotStateInput(node, stale_timeout_s, on_joint_state=callback)
     commands = CommandOutput(node, control_period_s, max_joint_velocity_rad_s, periods)
+    teleop = TeleopInput(node, "/cmd_vel", stamped, control_period_s, max_step_m, stale_s)
 
 Each class turns messages into checked numpy with `conversions` and logs a rejected message
 (throttled) instead of acting on it. The world config comes from WorldConfig (or a YAML override),
@@ -16,8 +17,9 @@ import os
 import time
 
 import numpy as np
-from geometry_msgs.msg import PoseArray
+from geometry_msgs.msg import PoseArray, Twist, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
@@ -54,6 +56,14 @@ def declare(node, name: str, default, description: str):
     return node.get_parameter(name).value
 
 
+def reply(response, success: bool, message: str, log=None):
+    """Fill a Trigger/SetBool response (and log the message with `log`, e.g. logger.info)."""
+    response.success, response.message = success, message
+    if log is not None:
+        log(message)
+    return response
+
+
 def world_config(path: str) -> WorldConfig:
     """WorldConfig defaults, or overrides from a YAML file ("" = defaults)."""
     return load_yaml(WorldConfig, path) if path else WorldConfig()
@@ -62,6 +72,23 @@ def world_config(path: str) -> WorldConfig:
 def control_period_s(rate_hz: float, config: WorldConfig) -> float:
     """rate_hz <= 0 means the world's control rate (WorldConfig.control_hz)."""
     return 1.0 / (rate_hz if rate_hz > 0 else config.control_hz)
+
+
+class StampSource:
+    """Message stamps: wall time, or the simulator's own time, also published on /clock."""
+
+    def __init__(self, node, real_time: bool):
+        self.node = node
+        self.clock = None if real_time else node.create_publisher(Clock, "/clock", 10)
+
+    def stamp(self, sim_time_s: float):
+        if self.clock is None:
+            return self.node.get_clock().now().to_msg()
+        stamp = conv.duration(sim_time_s)  # same sec/nanosec fields as builtin Time
+        clock = Clock()
+        clock.clock.sec, clock.clock.nanosec = stamp.sec, stamp.nanosec
+        self.clock.publish(clock)
+        return clock.clock
 
 
 class RobotStateInput:
@@ -124,6 +151,54 @@ class RobotStateInput:
     def observation(self) -> np.ndarray:
         """(3B+2,) exactly as StackingEnv.observation builds it."""
         return control.observe(self.kin, self.q_arm, self.torso, self.fingers, self.blocks)
+
+
+class GapInput:
+    """The latest gripper command ([gap_m] on /gripper_controller/commands), checked."""
+
+    def __init__(self, node, gap_m: float, on_gap=None):
+        self.node, self.gap_m, self._on_gap = node, gap_m, on_gap
+        node.create_subscription(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC, self._gap,
+                                 QOS_DEPTH)
+
+    def _gap(self, msg: Float64MultiArray) -> None:
+        try:
+            self.gap_m = conv.gripper_gap(msg)
+        except conv.MessageError as err:
+            self.node.get_logger().warn(f"gripper command rejected: {err}",
+                                        throttle_duration_sec=2)
+            return
+        if self._on_gap is not None:
+            self._on_gap(self.gap_m)
+
+
+class TeleopInput:
+    """Latest teleop Twist or TwistStamped (as teleop_twist_keyboard sends) as a step action."""
+
+    def __init__(self, node, topic: str, stamped: bool, period_s: float, max_step_m: float,
+                 stale_timeout_s: float):
+        self.node, self.period_s, self.max_step_m = node, period_s, max_step_m
+        self.twist = None  # (displacement (3,) per control step, angular.z)
+        self.age = conv.StalenessTracker(stale_timeout_s)
+        node.create_subscription(TwistStamped if stamped else Twist, topic, self._twist,
+                                 QOS_DEPTH)
+
+    def _twist(self, msg) -> None:
+        try:
+            self.twist = (conv.twist_displacement(msg, self.period_s, self.max_step_m),
+                          (msg.twist if isinstance(msg, TwistStamped) else msg).angular.z)
+        except conv.MessageError as err:
+            self.node.get_logger().warn(f"teleop rejected: {err}", throttle_duration_sec=2)
+            return
+        self.age.mark()
+
+    def action(self, current_grip: float) -> np.ndarray | None:
+        """(dx, dy, dz, grip) (4,), None without fresh teleop; angular.z > 0 opens, < 0 closes,
+        0 keeps current_grip."""
+        if self.twist is None or self.age.is_stale():
+            return None
+        delta, turn = self.twist
+        return np.array([*delta, np.sign(turn) if turn else current_grip])
 
 
 class CommandOutput:

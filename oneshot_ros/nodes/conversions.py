@@ -18,6 +18,7 @@ from geometry_msgs.msg import Pose, PoseArray, Twist, TwistStamped
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from visualization_msgs.msg import Marker, MarkerArray
 
 from oneshot_ros.robot import (
     ARM_JOINTS,
@@ -262,6 +263,23 @@ class StalenessTracker:
 
     def is_stale(self, now_s: float | None = None) -> bool:
         return self.age_s(now_s) > self.timeout_s
+
+
+# --- RViz: attention markers ---------------------------------------------------------------------
+def attention_markers(blocks: np.ndarray, block_attention: np.ndarray) -> MarkerArray:
+    """Cubes over the blocks (B, 3), red with alpha = attention weight (2, H, B) averaged."""
+    weight = block_attention.reshape(-1, blocks.shape[0]).mean(axis=0)  # (B,)
+    weight = weight / max(float(weight.max()), 1e-9)
+    markers = MarkerArray()
+    for k, (position, w) in enumerate(zip(blocks.tolist(), weight.tolist(), strict=True)):
+        marker = Marker(id=k, type=Marker.CUBE, action=Marker.ADD, ns="attention")
+        marker.header.frame_id = BASE_FRAME
+        marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = position
+        marker.pose.orientation.w = 1.0
+        marker.scale.x = marker.scale.y = marker.scale.z = 0.06
+        marker.color.r, marker.color.a = 1.0, 0.15 + 0.85 * w
+        markers.markers.append(marker)
+    return markers
 
 
 # --- time ----------------------------------------------------------------------------------------

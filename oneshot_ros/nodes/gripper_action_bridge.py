@@ -19,10 +19,9 @@ import rclpy
 from rclpy.action import ActionClient
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from std_msgs.msg import Float64MultiArray
 
 from oneshot_ros.nodes import conversions as conv
-from oneshot_ros.nodes.common import QOS_DEPTH, MissingDependency, declare, require
+from oneshot_ros.nodes.common import GapInput, MissingDependency, declare, require
 
 ACTIONS = {"gripper_command": "GripperCommand",  # Fetch, ROS 1 controllers via ros1_bridge
            "parallel_gripper_command": "ParallelGripperCommand"}  # ros2_controllers
@@ -49,17 +48,11 @@ class GripperActionBridge(Node):
         self.action = getattr(actions, ACTIONS[self.kind])
         self.client = ActionClient(self, self.action, self.action_name)
         self.sent_gap_m = None
-        self.create_subscription(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC, self.on_gap,
-                                 QOS_DEPTH)
+        GapInput(self, 0.0, on_gap=self.on_gap)  # checked [gap_m] messages only
         self.get_logger().info(f"{conv.GRIPPER_COMMAND_TOPIC} -> {ACTIONS[self.kind]} goals on "
                                f"{self.action_name}")
 
-    def on_gap(self, msg: Float64MultiArray) -> None:
-        try:
-            gap_m = conv.gripper_gap(msg)
-        except conv.MessageError as err:
-            self.get_logger().warn(f"gripper command rejected: {err}", throttle_duration_sec=2)
-            return
+    def on_gap(self, gap_m: float) -> None:
         if self.sent_gap_m is not None and abs(gap_m - self.sent_gap_m) < self.min_change_m:
             return
         if not self.client.server_is_ready():

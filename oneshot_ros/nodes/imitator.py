@@ -14,23 +14,23 @@ one error line, no commands, and a retry whenever model/demo_file/demo_index cha
 import sys
 import time
 
-import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
-from visualization_msgs.msg import Marker, MarkerArray
+from visualization_msgs.msg import MarkerArray
 
 from oneshot_ros import control
+from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     CommandOutput,
     RobotStateInput,
     control_period_s,
     declare,
+    reply,
     world_config,
 )
-from oneshot_ros.robot import BASE_FRAME
 
 RELOAD_PARAMS = {"model", "demo_file", "demo_index", "seed", "ensemble"}
 
@@ -100,12 +100,10 @@ class ImitatorNode(Node):
 
     def on_activate(self, request, response):
         if request.data and self.policy is None:
-            response.success, response.message = False, "no policy loaded (yet): not activated"
-            return response
-        self.active, response.success = request.data, True
-        response.message = "active" if self.active else "inactive: holding"
-        self.get_logger().info(response.message)
-        return response
+            return reply(response, False, "no policy loaded (yet): not activated")
+        self.active = request.data
+        return reply(response, True, "active" if self.active else "inactive: holding",
+                     self.get_logger().info)
 
     def step(self) -> None:
         state = self.state
@@ -125,23 +123,7 @@ class ImitatorNode(Node):
             self.latency.publish(Float64(data=time.perf_counter() - state.received_s))
         self.n_steps += 1
         if self.n_steps % self.marker_every == 0:
-            self.markers.publish(attention_markers(state.blocks, attention["block"]))
-
-
-def attention_markers(blocks: np.ndarray, block_attention: np.ndarray) -> MarkerArray:
-    """Cubes over the blocks (B, 3), red with alpha = attention weight (2, H, B) averaged."""
-    weight = block_attention.reshape(-1, blocks.shape[0]).mean(axis=0)  # (B,)
-    weight = weight / max(float(weight.max()), 1e-9)
-    markers = MarkerArray()
-    for k, (position, w) in enumerate(zip(blocks.tolist(), weight.tolist(), strict=True)):
-        marker = Marker(id=k, type=Marker.CUBE, action=Marker.ADD, ns="attention")
-        marker.header.frame_id = BASE_FRAME
-        marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = position
-        marker.pose.orientation.w = 1.0
-        marker.scale.x = marker.scale.y = marker.scale.z = 0.06
-        marker.color.r, marker.color.a = 1.0, 0.15 + 0.85 * w
-        markers.markers.append(marker)
-    return markers
+            self.markers.publish(conv.attention_markers(state.blocks, attention["block"]))
 
 
 def main(args=None):

@@ -17,14 +17,20 @@ import rclpy
 from geometry_msgs.msg import PoseArray
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from oneshot_ros.nodes import conversions as conv
-from oneshot_ros.nodes.common import QOS_DEPTH, control_period_s, declare, world_config
+from oneshot_ros.nodes.common import (
+    QOS_DEPTH,
+    GapInput,
+    StampSource,
+    control_period_s,
+    declare,
+    reply,
+    world_config,
+)
 from oneshot_ros.robot import READY_ARM
 from oneshot_ros.sim.env import StackingEnv
 
@@ -56,14 +62,12 @@ class SimDriver(Node):
         declare(self, "gui", False, "unsupported here (DIRECT only); kept for launch files")
         self.sim_time_s, self.frames, self.last_command_s = 0.0, [], 0.0
         self.timed_out = False
+        self.gripper = GapInput(self, self.env.config.open_gap_m)  # held when commands stop
         self._reset()
-        self.joint_pub = self.create_publisher(JointState, conv.JOINT_STATES_TOPIC,
-                                               QOS_DEPTH)
+        self.joint_pub = self.create_publisher(JointState, conv.JOINT_STATES_TOPIC, QOS_DEPTH)
         self.block_pub = self.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, QOS_DEPTH)
-        self.clock_pub = None if self.real_time else self.create_publisher(Clock, "/clock", 10)
+        self.stamps = StampSource(self, self.real_time)
         self.create_subscription(JointTrajectory, conv.ARM_COMMAND_TOPIC, self.on_arm, QOS_DEPTH)
-        self.create_subscription(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC, self.on_gripper,
-                                 QOS_DEPTH)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_service(Trigger, "~/status", self.on_status)
         self.create_service(Trigger, "~/save_video", self.on_save_video)
@@ -73,7 +77,7 @@ class SimDriver(Node):
     def _reset(self) -> None:
         task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
         self.env.reset(task, seed)
-        self.arm_target, self.gap = np.array(READY_ARM), self.env.config.open_gap_m
+        self.arm_target, self.gripper.gap_m = np.array(READY_ARM), self.env.config.open_gap_m
         self.get_logger().info(f"reset: task {task!r}, seed {seed}")
 
     def on_arm(self, msg: JointTrajectory) -> None:
@@ -86,17 +90,11 @@ class SimDriver(Node):
             return
         self.arm_target, self.last_command_s, self.timed_out = target, self.sim_time_s, False
 
-    def on_gripper(self, msg: Float64MultiArray) -> None:
-        try:
-            self.gap = conv.gripper_gap(msg)
-        except conv.MessageError as err:
-            self.get_logger().warn(f"gripper command rejected: {err}", throttle_duration_sec=2)
-
     def tick(self) -> None:
-        self.env.command_joints(self.arm_target, self.gap)
+        self.env.command_joints(self.arm_target, self.gripper.gap_m)
         self.env.advance()
         self.sim_time_s += self.period_s
-        stamp = self._now()
+        stamp = self.stamps.stamp(self.sim_time_s)  # also publishes /clock off wall time
         positions, quats = self.env.scene.block_poses()  # (B, 3), (B, 4)
         self.block_pub.publish(conv.pose_array(positions, stamp, quats=quats))
         self.joint_pub.publish(conv.joint_state(self.env.joint_positions(), stamp))
@@ -106,23 +104,12 @@ class SimDriver(Node):
             self.timed_out = True
             self.get_logger().info("no fresh command: holding the last target")
 
-    def _now(self):
-        if self.clock_pub is None:
-            return self.get_clock().now().to_msg()
-        stamp = conv.duration(self.sim_time_s)  # same sec/nanosec fields as builtin Time
-        clock = Clock()
-        clock.clock.sec, clock.clock.nanosec = stamp.sec, stamp.nanosec
-        self.clock_pub.publish(clock)
-        return clock.clock
-
     def on_reset(self, request, response):
         try:
             self._reset()
         except ValueError as err:  # bad task string: keep the previous episode
-            response.success, response.message = False, str(err)
-            return response
-        response.success, response.message = True, json.dumps(self._status())
-        return response
+            return reply(response, False, str(err))
+        return reply(response, True, json.dumps(self._status()))
 
     def _status(self) -> dict:
         env = self.env
@@ -131,19 +118,16 @@ class SimDriver(Node):
                 "n_placed": env.n_placed(), "stages": env.task.n_stages}
 
     def on_status(self, request, response):
-        response.success, response.message = True, json.dumps(self._status())
-        return response
+        return reply(response, True, json.dumps(self._status()))
 
     def on_save_video(self, request, response):
         from oneshot_ros.evaluate.video import write_video
 
         if not self.video_path or not self.frames:
-            response.success, response.message = False, "no frames: set video_path"
-            return response
+            return reply(response, False, "no frames: set video_path")
         fps = 1.0 / (self.period_s * self.video_every)
-        response.message = str(write_video(self.frames, self.video_path, fps=fps))
-        response.success, self.frames = True, []
-        return response
+        path, self.frames = write_video(self.frames, self.video_path, fps=fps), []
+        return reply(response, True, str(path))
 
 
 def main(args=None):
