@@ -48,7 +48,7 @@ class GripperActionBridge(Node):
         self.action = getattr(actions, ACTIONS[self.kind])
         self.client = ActionClient(self, self.action, self.action_name)
         self.sent_gap_m = None
-        GapInput(self, 0.0, on_gap=self.on_gap)  # checked [gap_m] messages only
+        self.gripper = GapInput(self, 0.0, on_gap=self.on_gap)  # checked [gap_m] messages
         self.get_logger().info(f"{conv.GRIPPER_COMMAND_TOPIC} -> {ACTIONS[self.kind]} goals on "
                                f"{self.action_name}")
 
