@@ -5,6 +5,7 @@ import torch
 from policy_data import random_batch, tiny_config
 
 from oneshot_ros.policy import batch as keys
+from oneshot_ros.policy import inference
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.inference import FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
@@ -70,3 +71,21 @@ def test_fast_path_on_a_folded_copy():
     batch, _ = random_batch(seed=2, n_pairs=1)
     batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
     _assert_same(*_both_paths(model, batch, fast_model=folded), atol=1e-9)
+
+
+@pytest.mark.parametrize("exp_form", [True, False])
+def test_exp_form_and_exact_sigmoid_agree(monkeypatch, exp_form):
+    """sigmoid(q + c) as 1 / (1 + exp(-q) exp(-c)) where bounded, else the plain sigmoid."""
+    if not exp_form:
+        monkeypatch.setattr(inference, "EXP_FORM_LIMIT", 0.0)  # every bound fails
+    torch.manual_seed(3)
+    model = OneShotPolicy(tiny_config()).double().eval()  # default init: small bounds
+    batch, _ = random_batch(seed=3, n_pairs=1)
+    batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+    reference, fast = _both_paths(model, batch)
+    _assert_same(reference, fast, atol=1e-9)
+    policy = FastPolicy(model)
+    plan = policy.prepare(model.embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK],
+                                           batch[keys.BLOCK_MASK]), batch[keys.BLOCK_MASK])
+    assert all(policy.exp_form) == exp_form and all(plan.spatial_exp_form) == exp_form
+    assert (plan.exp_neg_h2 is not None) == exp_form
