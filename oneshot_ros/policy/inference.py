@@ -196,11 +196,13 @@ class FastPolicy:
         weight, bias = self.temporal_query[k]
         neg_query = torch.baddbmm(bias, x.expand(self.n_heads, -1, -1), weight)  # (H, N*B, D)
         neg_query = neg_query.view(-1, n, 1, b, d)  # (H, N, 1, B, D) -q
-        if self.exp_form[k] and plan.exp_neg_h2 is not None:  # sigmoid(q + 2h), (H,N,T~,B,D)
-            hidden = torch.addcmul(self.one, neg_query.exp(), plan.exp_neg_h2).reciprocal_()
+        v = plan.temporal_v[k - 1]  # (H, N, 1, B, D)
+        if self.exp_form[k] and plan.exp_neg_h2 is not None:  # v sigmoid(q + 2h), (H,N,T~,B,D)
+            weighted = torch.addcmul(self.one, neg_query.exp(), plan.exp_neg_h2)
+            weighted = torch.div(v, weighted, out=weighted)
         else:
-            hidden = torch.sub(plan.h2, neg_query).sigmoid_()
-        scores = (hidden * plan.temporal_v[k - 1]).view(-1, n, t, b * d).sum(-1)  # (H, N, T~)
+            weighted = torch.sub(plan.h2, neg_query).sigmoid_().mul_(v)
+        scores = weighted.view(-1, n, t, b * d).sum(-1)  # (H, N, T~)
         if plan.time_pad is not None:
             scores = scores.masked_fill(plan.time_pad, float("-inf"))
         weights = scores.softmax(dim=-1)  # (H, N, T~)
@@ -219,11 +221,12 @@ class FastPolicy:
             neg_qc = neg_qc.exp()  # exp(-q), exp(-c)
         neg_q = neg_qc[:, :-d].reshape(n, b, self.n_heads, 1, d)  # (N, Q, H, 1, D)
         neg_c = neg_qc[:, -d:].reshape(n, 1, 1, b, d)  # (N, 1, 1, K, D)
-        if exp_form:  # sigmoid(q + c) = 1 / (1 + exp(-q) exp(-c))
-            hidden = torch.addcmul(self.one, neg_q, neg_c).reciprocal_()  # (N, Q, H, K, D)
+        if exp_form:  # v sigmoid(q + c) = v / (1 + exp(-q) exp(-c)), (N, Q, H, K, D)
+            weighted = torch.addcmul(self.one, neg_q, neg_c)
+            weighted = torch.div(self.spatial_v[k], weighted, out=weighted)
         else:
-            hidden = torch.add(neg_q, neg_c).neg_().sigmoid_()
-        scores = (hidden * self.spatial_v[k]).sum(-1)  # (N, Q, H, K)
+            weighted = torch.add(neg_q, neg_c).neg_().sigmoid_().mul_(self.spatial_v[k])
+        scores = weighted.sum(-1)  # (N, Q, H, K)
         weights = _softmax_keys(scores, plan.block_pad)
         memory = torch.cat([block_state, temp], dim=-1)  # (N, K, 3+HD)
         return _read(weights, memory).view(n, b, -1)
