@@ -7,7 +7,8 @@ Masked keys get a score of -inf before the softmax, so padded blocks/steps never
 
 Speed: the scores use the identity tanh(x) = 2 sigmoid(2x) - 1. On CPU torch's sigmoid is
 vectorised and ~10x faster than its tanh (0.3 vs 3.4 ms for 640k floats, one thread), and the
-(N, M, T~, B, H, D) score tensor dominates the cost of `Imitator.act` (bench/bench_policy.py).
+(N, M, T~, B, H, D) score tensor dominates the cost of the context network in training.
+`Imitator.act` runs the same function through policy/inference.py (fused, per-demo caches).
 """
 
 from __future__ import annotations

@@ -1,26 +1,27 @@
 """Inference-only path of the context and manipulation networks, used by `Imitator.act`.
 
 `ContextNetwork.forward` runs ~1400 small torch ops per act, so per-op overhead dominated its
-latency (bench/bench_policy.py). `FastPolicy` computes the SAME function (equal to ~1e-6,
-test/test_policy_inference.py) for one observation per demo with ~100 ops:
+latency. `FastPolicy` computes the SAME function (up to float rounding: 1e-9 in float64, 1e-5 in
+float32, test/test_policy_inference.py) for one observation per demo with ~150 ops:
 
 - Per demo (`prepare`), all state-independent work: step 1 of the context network (from
   `ContextNetwork.prepare`, so identical to training) and its LSTM gates except the few
   state-dependent input columns (robot state, block xyz and the xyz read of the step-1 spatial
   attention): h1 = 0 and c1 = 0, so step 1 reduces to gates = const + W_state [state inputs];
-  also 2h (the demo contexts of the temporal scores) and the block-masked score vectors.
-- Per model (`__init__`), fused weights: query Linear followed by the per-head projection W_h is
-  one Linear (W_h W_q), the spatial query and context are one matmul, W_ih and W_hh of each LSTM
-  cell are one matmul on [input, h], the final queries' projections are constants, and the factor
-  2 of tanh(x) = 2 sigmoid(2x) - 1 is folded into the weights.
+  also 2h and exp(-2h) (the demo contexts of the temporal scores), block-masked score vectors.
+- Per model (`__init__`), fused weights: a query Linear followed by the per-head projection W_h
+  is one map (W_h W_q), the spatial query and context are one matmul, W_ih and W_hh of each LSTM
+  cell one matmul on [input, h] (cell-gate rows scaled by -2, so one sigmoid serves all gates),
+  the final queries' projections are constants; the 2 of tanh(x) = 2 sigmoid(2x) - 1 and the
+  sign of the exp form below are folded into the weights.
 - Scores drop the constant -sum(v) of `attention.additive_scores`: a softmax is shift-invariant.
-- Temporal scores use a head-first layout (H, N, T~, B, D), whose broadcast add and block-masked
-  reduction are ~3x faster on CPU than (N, T~, B, H, D), and, when no term can overflow,
-  sigmoid(q + c) = 1 / (1 + exp(-q) exp(-c)) with exp(-c) cached per demo: a broadcast
-  multiply-add and a reciprocal cost 90 us where add + sigmoid cost 220 us (E=10, one thread).
-  The bounds need no per-act check: queries read x = ReLU(LSTM output) in [0, 1) and temp, a
-  convex combination of demo embeddings (|temp| <= max |h|), so |q| <= sum_j |W_ij| |x_j|max +
-  |b_i|, checked once per model and demo. Spatial scores use the same form (95 -> 50 us).
+- v sigmoid(q + c) = v / (1 + exp(-q) exp(-c)) when no exponent can overflow: one broadcast
+  multiply-add and one divide instead of add + sigmoid + multiply (temporal scores at E=10, one
+  thread: 360 -> 200 us). The bounds need no per-act check: queries read x = ReLU(LSTM output)
+  in [0, 1) and temp, a convex combination of demo embeddings (|temp| <= max |h|), so
+  |q_i| <= sum_j |W_ij| max|x_j| + |b_i|, checked once per model and demo; else plain sigmoid.
+- Layouts put heads before keys: temporal (H, N, T~, B, D), spatial (N, Q, H, K, D), so the
+  broadcasts run over long contiguous rows and the reads need no permuted copy.
 
 The weights are a snapshot: build a new FastPolicy after the model's weights change.
 Shapes: N demos (ensemble members), one observation each; B blocks; T~ kept demo steps.
@@ -74,7 +75,7 @@ class FastPolicy:
         self.temporal_v = [2.0 * s.temporal.score.detach().clone() for s in steps]  # (H, D)
         self.temporal_query = [self._fused_query(s.temporal_query, s.temporal) for s in steps]
         self.exp_form = [_query_bound(*q) <= EXP_FORM_LIMIT for q in self.temporal_query]
-        self.one = torch.ones((), dtype=self.temporal_v[0].dtype)
+        self.one = self.temporal_v[0].new_ones(())
         self.spatial = [self._spatial_weights(s) for s in steps]
         self.spatial_v = [2.0 * s.spatial.score.detach()[:, None].clone() for s in steps]
         self.cells = [self._cell_weights(s.cell) for s in steps]
@@ -118,7 +119,7 @@ class FastPolicy:
         The cell-gate rows are scaled by -2 so that one sigmoid serves all four gates:
         tanh(g) = 1 - 2 sigmoid(-2g) (see _lstm_pointwise).
         """
-        scale = torch.ones(4, cell.hidden_size, dtype=cell.weight_ih.dtype)
+        scale = cell.weight_ih.new_ones(4, cell.hidden_size)
         scale[2] = -2.0  # gate order (i, f, g, o)
         scale = scale.flatten()  # (4D,)
         weight = torch.cat([cell.weight_ih, cell.weight_hh], dim=1) * scale[:, None]
