@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
@@ -190,7 +191,8 @@ class _Worker:
             return EpisodeResult(record)
         record["demo_seed"], record["demo_length"] = demo.seed, demo.length
         trace = self._trace(unit, demo)
-        frames = _Frames() if unit.index == 0 and unit.task_position < cfg.videos else None
+        frames = (_Frames(demo, cfg.world_config)
+                  if unit.index == 0 and unit.task_position < cfg.videos else None)
         hook = _hooks(trace, frames)
         record.update(rollout.policy_episode(self.env, self.imitator, unit.task, unit.seed,
                                              demo, cfg.max_steps, hook))
@@ -209,10 +211,15 @@ class _Worker:
 
 
 class _Frames:
-    """Every 2nd rendered frame of the policy's episode."""
+    """The conditioning demonstration (re-simulated), a dimmed pause, then the policy's episode;
+    every 2nd control step."""
 
-    def __init__(self):
+    def __init__(self, demo, world_config: dict):
+        from oneshot_ros.data.replay import replay
+
         self.frames, self.n = [], 0
+        replay(demo, world_config, every=2, on_frame=self.frames.append)
+        self.frames += [(self.frames[-1] * 0.35).astype(np.uint8)] * int(VIDEO_FPS)
 
     def __call__(self, env, attention) -> None:
         if self.n % 2 == 0:
