@@ -40,7 +40,9 @@ def displacement_to_joint_target(kin: FetchKinematics, q_arm, torso_m: float, de
     delta = np.clip(np.asarray(delta, dtype=np.float64), -config.max_step_m, config.max_step_m)
     gripper = kin.fk(q_arm, torso_m)[0]  # (3,)
     target = layout.clamp_target(config, gripper + delta)
-    return kin.ik_down(target, q_arm, torso_m)
+    # Targets are <= 2.6 cm from the current pose: DLS converges in a few iterations; a failure
+    # (unreachable) holds the previous target instead of jumping to another IK branch.
+    return kin.ik_down(target, q_arm, torso_m, max_iters=30, restarts=False)
 
 
 def grip_to_gap(grip: float, config: WorldConfig) -> float:

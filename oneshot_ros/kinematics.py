@@ -90,19 +90,21 @@ class FetchKinematics:
         return jac[:, [j.idx_v for j in self._arm]]
 
     def ik_down(self, target, q_seed, torso: float, yaw: float = 0.0, tol_m: float = 1e-4,
-                max_iters: int = 100) -> np.ndarray:
+                max_iters: int = 100, restarts: bool = True) -> np.ndarray:
         """Arm angles placing gripper_link at `target` (base_link, m) pointing straight down.
 
         Damped least squares from `q_seed` (the current arm state keeps solutions continuous),
-        clipped to the joint limits every iteration; if that basin fails, restarts from fixed
-        seeds. Raises IKError when no seed gets within ACCEPT_M (unreachable target).
+        clipped to the joint limits every iteration; if that basin fails and `restarts` is set,
+        restarts from fixed seeds. Raises IKError when no seed gets within ACCEPT_M. The control
+        loop passes restarts=False: a restart can land on another IK branch, i.e. a sudden swing
+        of the whole arm, and costs ~0.1 s; holding the previous target is safer.
         """
         target = np.asarray(target, dtype=np.float64)
         if target.shape != (3,) or not np.all(np.isfinite(target)):
             raise ValueError(f"IK target must be 3 finite numbers (m), got {target}")
         r_goal = down_rotation(yaw)
         best_err = np.inf
-        for seed in (q_seed, *RESTART_SEEDS):
+        for seed in (q_seed, *RESTART_SEEDS) if restarts else (q_seed,):
             q, err = self._solve(target, r_goal, seed, torso, tol_m, max_iters)
             pos_err = np.linalg.norm(err[:3])
             if pos_err <= ACCEPT_M and np.linalg.norm(err[3:]) <= 0.01:

@@ -7,9 +7,13 @@ import numpy as np
 from oneshot_ros.sim.config import WorldConfig
 
 PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (fetch_arm_kinematics.md §2)
-MAX_TARGET_Z_M = 1.30  # highest top-down TCP we command (reachable for r <= 0.6 with torso up)
+MAX_TARGET_Z_M = 1.30  # highest top-down TCP we command
 MAX_TARGET_RADIUS_M = 0.75  # keep away from the straight-arm singularity
-MIN_TARGET_RADIUS_M = 0.30
+MIN_TARGET_RADIUS_M = 0.38
+# Highest top-down TCP reachable on the home IK branch, by distance r from the pan axis
+# (continuous tracking from HOME_ARM, torso up; measured in 1 cm steps), minus a 2 cm margin.
+_REACH_R_M = (0.40, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75)
+_REACH_Z_M = (1.35, 1.33, 1.31, 1.28, 1.23, 1.18, 1.08)
 
 
 def sample_start(config: WorldConfig, n_blocks: int, rng: np.random.Generator) -> np.ndarray:
@@ -40,14 +44,19 @@ def _clear(p: np.ndarray, q: np.ndarray, config: WorldConfig) -> bool:
 
 
 def clamp_target(config: WorldConfig, target: np.ndarray) -> np.ndarray:
-    """Documented clamp of a gripper target: above the table, below 1.30 m, r in [0.30, 0.75]."""
+    """Documented clamp of a gripper target into the reachable top-down workspace.
+
+    Distance from the pan axis r in [0.38, 0.75] m, z from 3 cm above the table (the fingertips
+    are 0.031 m below gripper_link) up to min(1.30 m, reachable height at r).
+    """
     t = np.array(target, dtype=np.float64)
-    z_min = config.table_height_m + 0.03  # fingertips are 0.031 below gripper_link
-    t[2] = np.clip(t[2], z_min, MAX_TARGET_Z_M)
     offset = t[:2] - [PAN_AXIS_X, 0.0]
     r = np.linalg.norm(offset)
     if r > MAX_TARGET_RADIUS_M or r < MIN_TARGET_RADIUS_M:
         r_new = np.clip(r, MIN_TARGET_RADIUS_M, MAX_TARGET_RADIUS_M)
         direction = offset / r if r > 1e-9 else np.array([1.0, 0.0])
         t[:2] = np.array([PAN_AXIS_X, 0.0]) + direction * r_new
+        r = r_new
+    z_max = min(MAX_TARGET_Z_M, float(np.interp(r, _REACH_R_M, _REACH_Z_M)))
+    t[2] = np.clip(t[2], config.table_height_m + 0.03, z_max)
     return t
