@@ -53,6 +53,7 @@ setup(
             "ros-std-msgs", "ros-std-srvs", "ros-visualization-msgs", "ros-rosgraph-msgs",
         ],
         "test": ["pytest", "ruff"],
+        "bench": ["gymnasium-robotics", "mujoco<3.12"],  # MuJoCo Fetch speed comparison
     },
     zip_safe=True,
     maintainer="oneshot_ros maintainers",

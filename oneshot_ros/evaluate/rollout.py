@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from oneshot_ros.data.episode import Episode
+from oneshot_ros.data.episode import MANIPULATION, Episode
 from oneshot_ros.demonstrator import run_episode
 
 SETTLE_STEPS = 5  # steps after the goal first holds before judging (as demonstrator.run_episode)
+FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable failure
 
 StepHook = Callable[[object, dict], None]  # (env, attention dict) after every policy step
 
@@ -57,6 +58,8 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
             done_at = step
         if done_at is not None and step - done_at >= SETTLE_STEPS:
             break
+        if step % FAILURE_CHECK_STEPS == 0 and env.outcome() == MANIPULATION:
+            break  # a block fell off the table: irrecoverable (paper B.4), stop early
     return _result(env, steps, horizon)
 
 
