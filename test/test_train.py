@@ -69,3 +69,15 @@ def test_torchrun_two_cpu_processes(small_demo_file, tmp_path):
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert checkpoint.load(out)[1]["provenance"]["world_size"] == 2
+
+
+def test_time_budget_stops_and_checkpoints(small_demo_file, tmp_path):
+    config = tmp_path / "budget.yaml"
+    tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 100000")
+    config.write_text(tiny + "time_budget_s: 2.0\n")
+    out = tmp_path / "model"
+    assert main(["train", "--config", str(config), "--data", str(small_demo_file),
+                 "--out", str(out), "--json"]) == 0
+    iterations = checkpoint.load(out)[1]["provenance"]["iterations"]
+    assert 1 <= iterations < 100000
+    assert _metrics(out)[-1]["iteration"] == iterations

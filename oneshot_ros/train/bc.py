@@ -48,6 +48,7 @@ class TrainConfig:
     checkpoint_every: int = 500  # iterations
     seed: int = 0
     torch_threads: int = 0  # 0: leave torch's default
+    time_budget_s: float = 0.0  # stop (and checkpoint) after this much wall time; 0 = no limit
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self):
@@ -133,15 +134,27 @@ def train(cfg: TrainConfig, data: str, out: str | Path, resume: bool = False,
                 for b in val_batches]))
         bar.set_postfix(loss=f"{record['loss']:.3f}", samples_s=f"{record['samples_s']:.0f}")
         record["wall_s"] = wall_before + elapsed
+        out_of_time = _out_of_time(cfg, record["wall_s"], ctx)
         if ctx.is_main:
             _append_jsonl(metrics_file, record)
-            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations:
+            if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations or out_of_time:
                 provenance.update(iterations=it + 1, wall_s=record["wall_s"])
                 checkpoint.save(unwrap(wrapped), out, provenance)
                 state.save(out, optimizer, it + 1, record["wall_s"], cfg)
+        if out_of_time:
+            log.info("time budget of %.0f s used up at iteration %d", cfg.time_budget_s, it + 1)
+            break
     if ctx.is_main:
         plot_curves(metrics_file, out / "curves.png")
     return record
+
+
+def _out_of_time(cfg: TrainConfig, wall_s: float, ctx: DistributedContext) -> bool:
+    """All ranks stop together: rank 0's clock decides."""
+    flag = torch.tensor([cfg.time_budget_s > 0 and wall_s >= cfg.time_budget_s], dtype=torch.int)
+    if ctx.enabled:
+        torch.distributed.broadcast(flag, src=0)
+    return bool(flag.item())
 
 
 def _provenance(cfg: TrainConfig, data: str, reader: DemoReader, train_ds, ctx) -> dict:
