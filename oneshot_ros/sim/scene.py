@@ -18,7 +18,7 @@ from oneshot_ros.robot import (
     urdf_path,
 )
 from oneshot_ros.sim.config import WorldConfig
-from oneshot_ros.sim.quiet import BulletClient, pybullet, stdout_to_stderr
+from oneshot_ros.sim.quiet import BulletClient, pybullet, silenced_stdout
 
 BLOCK_COLOURS = (  # a..j, distinct and readable in renders
     (0.90, 0.10, 0.10), (0.10, 0.60, 0.95), (0.15, 0.75, 0.20), (0.98, 0.80, 0.10),
@@ -107,7 +107,7 @@ class Scene:
 
     def __init__(self, config: WorldConfig):
         self.config = config
-        with stdout_to_stderr():
+        with silenced_stdout():
             self.client = BulletClient(connection_mode=pybullet.DIRECT)
         self.build()
 
