@@ -81,3 +81,14 @@ def test_time_budget_stops_and_checkpoints(small_demo_file, tmp_path):
     iterations = checkpoint.load(out)[1]["provenance"]["iterations"]
     assert 1 <= iterations < 100000
     assert _metrics(out)[-1]["iteration"] == iterations
+
+
+def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
+    config = tmp_path / "rollouts.yaml"
+    tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 20")
+    config.write_text(tiny + "rollout_every: 10\nrollout_tasks: 1\nrollout_episodes: 1\n")
+    out = tmp_path / "model"
+    assert main(["train", "--config", str(config), "--data", str(small_demo_file),
+                 "--out", str(out), "--json"]) == 0
+    rollouts = [r["rollout_success"] for r in _metrics(out) if "rollout_success" in r]
+    assert len(rollouts) == 2 and all(0.0 <= s <= 1.0 for s in rollouts)

@@ -49,11 +49,14 @@ class TrainConfig:
     seed: int = 0
     torch_threads: int = 0  # 0: leave torch's default
     time_budget_s: float = 0.0  # stop (and checkpoint) after this much wall time; 0 = no limit
+    rollout_every: int = 0  # iterations between rollout checks; 0 = off
+    rollout_tasks: int = 2  # the first N training tasks with the fewest stages
+    rollout_episodes: int = 2  # greedy episodes per task (fresh demo + unseen layout each)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self):
         for name in ("iterations", "tasks_per_batch", "pairs_per_task", "val_every",
-                     "val_batches", "checkpoint_every"):
+                     "val_batches", "checkpoint_every", "rollout_tasks", "rollout_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: use a positive integer")
         if not 0.0 <= self.val_fraction < 1.0:
@@ -132,6 +135,9 @@ def train(cfg: TrainConfig, data: str, out: str | Path, resume: bool = False,
             record["val_loss"] = float(np.mean([
                 eval_loss(wrapped, {k: v.to(ctx.device) for k, v in b.items()})
                 for b in val_batches]))
+        if cfg.rollout_every and (it + 1) % cfg.rollout_every == 0 and ctx.is_main:
+            record["rollout_success"] = rollout_success(unwrap(wrapped), train_ds.tasks, cfg,
+                                                        reader.world_config)
         bar.set_postfix(loss=f"{record['loss']:.3f}", samples_s=f"{record['samples_s']:.0f}")
         record["wall_s"] = wall_before + elapsed
         out_of_time = _out_of_time(cfg, record["wall_s"], ctx)
@@ -147,6 +153,22 @@ def train(cfg: TrainConfig, data: str, out: str | Path, resume: bool = False,
     if ctx.is_main:
         plot_curves(metrics_file, out / "curves.png")
     return record
+
+
+def rollout_success(model: OneShotPolicy, tasks: list[str], cfg: TrainConfig,
+                    world_config: dict) -> float:
+    """Greedy success on the simplest training tasks, through the evaluation runner."""
+    from functools import partial
+
+    from oneshot_ros.evaluate.runner import EnvRunner, EvalConfig
+    from oneshot_ros.policy.imitator import Imitator
+    from oneshot_ros.tasks import parse_task
+
+    chosen = sorted(tasks, key=lambda t: (parse_task(t).n_stages, t))[: cfg.rollout_tasks]
+    eval_cfg = EvalConfig(episodes_per_task=cfg.rollout_episodes, workers=1,
+                          demo_baseline=False, world_config=world_config, progress=False)
+    metrics = EnvRunner(chosen, eval_cfg).run(partial(Imitator, model))
+    return float(metrics["success_rate"])
 
 
 def _out_of_time(cfg: TrainConfig, wall_s: float, ctx: DistributedContext) -> bool:
@@ -196,7 +218,14 @@ def plot_curves(metrics_file: Path, out_png: Path) -> Path | None:
         ax.plot(*zip(*val, strict=True), "o-", label="validation loss")
     ax.set_xlabel("iteration")
     ax.set_ylabel("summed cross-entropy")
-    ax.legend()
+    ax.legend(loc="upper right")
+    rollouts = [(r["iteration"], r["rollout_success"]) for r in rows if "rollout_success" in r]
+    if rollouts:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*rollouts, strict=True), "s-", color="tab:green", label="rollout success")
+        ax2.set_ylim(0, 1)
+        ax2.set_ylabel("rollout success")
+        ax2.legend(loc="center right")
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
