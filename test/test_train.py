@@ -92,3 +92,13 @@ def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
                  "--out", str(out), "--json"]) == 0
     rollouts = [r["rollout_success"] for r in _metrics(out) if "rollout_success" in r]
     assert len(rollouts) == 2 and all(0.0 <= s <= 1.0 for s in rollouts)
+
+
+def test_max_stages_keeps_only_short_tasks(small_demo_file, tmp_path):
+    config = tmp_path / "short.yaml"
+    tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 5")
+    config.write_text(tiny + "max_stages: 1\n")
+    out = tmp_path / "model"
+    assert main(["train", "--config", str(config), "--data", str(small_demo_file),
+                 "--out", str(out), "--json"]) == 0
+    assert checkpoint.load(out)[1]["provenance"]["train_tasks"] == 2  # "ab" and "ab c": 1 stage

@@ -28,6 +28,7 @@ from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.batch import collate
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
+from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
 from oneshot_ros.train.distributed import DistributedContext, unwrap, wrap_model
 from oneshot_ros.train.step import bc_step, eval_loss, make_optimizer
@@ -43,6 +44,7 @@ class TrainConfig:
     lr: float = 1e-3  # Adamax (Duan et al. §3.3)
     max_grad_norm: float = 10.0
     val_fraction: float = 0.1  # whole demos per task held out for the validation loss
+    max_stages: int = 0  # train only on tasks with at most this many stages; 0 = all
     val_every: int = 250  # iterations
     val_batches: int = 8
     checkpoint_every: int = 500  # iterations
@@ -86,6 +88,13 @@ def load_datasets(data: str, cfg: TrainConfig):
     """-> (train PairedDemoDataset, validation dataset or None, DemoReader)."""
     reader = DemoReader(data)
     train_idx, val_idx = split_by_demo(reader, cfg.val_fraction)
+    if cfg.max_stages:
+        keep = {t for t in reader.tasks if parse_task(t).n_stages <= cfg.max_stages}
+        if not keep:
+            raise ValueError(f"max_stages={cfg.max_stages}: no task in {data} has that few "
+                             "stages; raise it or use 0 for all tasks")
+        train_idx = [i for i in train_idx if reader.meta(i)["task"] in keep]
+        val_idx = [i for i in val_idx if reader.meta(i)["task"] in keep]
     stage_ends = cfg.policy.variant == "snapshot"
     train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=cfg.pairs_per_task,
                                           seed=cfg.seed, with_stage_ends=stage_ends)
@@ -112,6 +121,7 @@ def train(cfg: TrainConfig, data: str, out: str | Path, resume: bool = False,
     start, wall_before = 0, 0.0
     if resume:
         start, wall_before = state.load_into(out, model, cfg)
+        _truncate_metrics(out / "metrics.jsonl", start)  # rows after the checkpoint are redone
     else:
         model.initialize(sampler.batch(-1))  # data-dependent weight-norm init (Salimans 2016)
     wrapped = wrap_model(model, ctx)
@@ -190,6 +200,13 @@ def _provenance(cfg: TrainConfig, data: str, reader: DemoReader, train_ds, ctx) 
 def _plain(cfg: TrainConfig) -> dict:
     from dataclasses import asdict
     return json.loads(json.dumps(asdict(cfg), default=list))
+
+
+def _truncate_metrics(path: Path, iteration: int) -> None:
+    if path.exists():
+        rows = [line for line in path.read_text().splitlines()
+                if line and json.loads(line)["iteration"] <= iteration]
+        path.write_text("".join(row + "\n" for row in rows))
 
 
 def _append_jsonl(path: Path, record: dict) -> None:
