@@ -94,11 +94,15 @@ def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
     assert len(rollouts) == 2 and all(0.0 <= s <= 1.0 for s in rollouts)
 
 
-def test_max_stages_keeps_only_short_tasks(small_demo_file, tmp_path):
+def test_max_stages_keeps_only_short_tasks(tmp_path):
+    from oneshot_ros.data.collect import collect
+
+    data = tmp_path / "mixed.h5"
+    collect(["ab", "abc"], 2, data, workers=1, noise=0.002, progress=False)  # 1 and 2 stages
     config = tmp_path / "short.yaml"
     tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 5")
-    config.write_text(tiny + "max_stages: 1\n")
+    config.write_text(tiny + "max_stages: 1\nval_fraction: 0.0\n")
     out = tmp_path / "model"
-    assert main(["train", "--config", str(config), "--data", str(small_demo_file),
+    assert main(["train", "--config", str(config), "--data", str(data),
                  "--out", str(out), "--json"]) == 0
-    assert checkpoint.load(out)[1]["provenance"]["train_tasks"] == 2  # "ab" and "ab c": 1 stage
+    assert checkpoint.load(out)[1]["provenance"]["train_tasks"] == 1  # "abc" left out
