@@ -8,7 +8,7 @@
    Pinocchio). Checks that both files hold identical episodes. The machine's load average is
    recorded: on a shared 2-core machine other jobs make the 2-worker figure meaningless.
 2. Bytes per demonstration on disk (gzip + shuffle, the writer's default).
-3. PairedDemoDataset + policy.batch.collate samples/s (one sample = one task: a conditioning
+3. PairedDemoDataset + data.batch.collate samples/s (one sample = one task: a conditioning
    demo and M pairs), against the samples/s of one bc_step of the default OneShotPolicy on the
    same batches: the loader must be much faster than training.
 """
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oneshot_ros.data import batch as keys
 from oneshot_ros.data.collect import collect, default_world_config
 from oneshot_ros.data.dataset import PairedDemoDataset
 from oneshot_ros.data.storage import DemoReader
-from oneshot_ros.policy import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.train.step import bc_step, make_optimizer

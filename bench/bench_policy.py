@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from oneshot_ros.policy import batch as keys
+from oneshot_ros.data import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.policy.modeling import OneShotPolicy

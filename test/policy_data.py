@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.policy import batch as keys
+from oneshot_ros.data import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.robot import ActionLayout
 

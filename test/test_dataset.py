@@ -7,9 +7,9 @@ import pytest
 import torch
 from synthetic import synthetic_episode
 
+from oneshot_ros.data import batch as keys
 from oneshot_ros.data.dataset import PairedDemoDataset, split_by_demo
 from oneshot_ros.data.storage import DemoReader, DemoWriter
-from oneshot_ros.policy import batch as keys
 
 TASKS = {"ab": range(0, 4), "abc d": range(10, 13), "a b c": range(20, 25), "ab cd": [30]}
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from policy_data import random_batch, tiny_config
 
-from oneshot_ros.policy import batch as keys
+from oneshot_ros.data import batch as keys
 from oneshot_ros.policy import inference
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.inference import FastPolicy

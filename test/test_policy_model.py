@@ -5,7 +5,7 @@ import pytest
 import torch
 from policy_data import random_batch, task_sample, tiny_config
 
-from oneshot_ros.policy import batch as keys
+from oneshot_ros.data import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.demo_network import marked_steps, temporal_dropout
 from oneshot_ros.policy.modeling import OneShotPolicy

@@ -2,12 +2,12 @@
 
     train_idx, val_idx = split_by_demo(reader, val_fraction=0.1)
     train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=16)
-    loader = DataLoader(train, batch_size=N, shuffle=True, collate_fn=policy.batch.collate)
+    loader = DataLoader(train, batch_size=N, shuffle=True, collate_fn=data.batch.collate)
 
 Item i conditions on demonstration i (d1) and takes `pairs_per_task` (observation, noise-free
 expert action) pairs from ANOTHER demonstration d2 of the same task, never d1 itself. Pairs are
 drawn uniformly over d2's steps with replacement, so every item has the same M. `collate` pads
-blocks and time and builds the masks (keys and conventions: `policy.batch`).
+blocks and time and builds the masks (keys and conventions: `data.batch`).
 
 Temporal dropout of d1 (keep ~5% of steps, p = 0.95) is NOT applied here: the policy's
 demonstration network does it on every forward pass (`policy.demo_network`), in training and at
@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from oneshot_ros.data import batch as keys
 from oneshot_ros.data.storage import DemoReader
-from oneshot_ros.policy import batch as keys
 
 log = logging.getLogger(__name__)
 

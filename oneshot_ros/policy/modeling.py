@@ -5,7 +5,7 @@
 
 The network has no fixed block slots: blocks are a batch axis everywhere, mixed only through
 attention, so any number of blocks (2-10) and any demo length share one batch via masks
-(conventions in policy/batch.py).
+(conventions in data/batch.py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from oneshot_ros.policy import batch as keys
+from oneshot_ros.data import batch as keys
 from oneshot_ros.policy.action_head import ActionHead
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.context_network import ContextCache, ContextNetwork
@@ -65,7 +65,7 @@ class OneShotPolicy(nn.Module):
         return self.manipulation_net(embedding), attention
 
     def forward(self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None):
-        """A batch (policy/batch.py keys) -> logits (N, M, A), attention dict."""
+        """A batch (data/batch.py keys) -> logits (N, M, A), attention dict."""
         demo = self.embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK],
                                batch[keys.BLOCK_MASK], batch.get(keys.DEMO_STAGE_END), generator)
         cache = self.prepare(demo, batch[keys.BLOCK_MASK])  # embedded once, shared over M

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from oneshot_ros import __version__
+from oneshot_ros.data.batch import collate
 from oneshot_ros.data.dataset import PairedDemoDataset, split_by_demo
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.policy import checkpoint
-from oneshot_ros.policy.batch import collate
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.tasks import parse_task

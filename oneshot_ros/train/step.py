@@ -1,6 +1,6 @@
 """One behavioral-cloning step (Duan et al. §3.3), shared by train/bc.py, DAgger and tests.
 
-The batch follows policy/batch.py: N tasks, each with one conditioning demo (embedded once) and M
+The batch follows data/batch.py: N tasks, each with one conditioning demo (embedded once) and M
 (observation, expert action) pairs from another demo of the same task. The loss is computed from
 the wrapped module's forward (so DistributedDataParallel's gradient hooks fire) with the
 unwrapped policy's action head.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from oneshot_ros.policy import batch as keys
+from oneshot_ros.data import batch as keys
 from oneshot_ros.train.distributed import unwrap
 
 

@@ -78,7 +78,7 @@ def validate_batch(batch: dict[str, torch.Tensor]) -> None:
     """Raise a ValueError naming the key when a batch breaks the conventions above."""
     missing = [key for key in REQUIRED_KEYS if key not in batch]
     if missing:
-        raise ValueError(f"batch lacks keys {missing}; build it with policy.batch.collate")
+        raise ValueError(f"batch lacks keys {missing}; build it with data.batch.collate")
     n, t, obs_dim = batch[DEMO_OBS].shape
     b = batch[BLOCK_MASK].shape[1]
     expect = {
