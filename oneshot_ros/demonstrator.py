@@ -194,7 +194,7 @@ def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_S
         obs, info = env.step(executed)
         if on_step is not None:
             on_step(env)
-        placed = env.n_placed()
+        placed = info["n_placed"]
         while len(stage_ends) < placed:
             stage_ends.append(step)
         if info["success"] and done_at is None:

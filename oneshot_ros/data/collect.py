@@ -14,7 +14,7 @@ failures the slot is given up and reported. A unit depends on nothing but (task,
 - re-running into the same output skips every unit whose (task, seed) is already stored.
 
 The episode producer is any picklable callable (task, seed, noise) -> Episode; the default,
-EnvProducer, runs the scripted demonstrator in a fresh StackingEnv per episode.
+EnvProducer, runs the scripted demonstrator in one StackingEnv per worker.
 Workers are `spawn`ed processes (no fork of a live PyBullet client or torch threads).
 """
 
@@ -131,24 +131,25 @@ def run_unit(unit: WorkUnit, producer: Producer, noise: float,
 
 
 class EnvProducer:
-    """The default producer: the scripted demonstrator in a fresh StackingEnv per episode.
+    """The default producer: the scripted demonstrator in one StackingEnv per worker.
 
-    Fresh, because a reused env carries Bullet state across reset() (same seed, different
-    episode after other episodes); building one costs ~0.04 s, and it makes every episode a
-    function of (world config, task, seed, noise) alone, whatever ran before in the worker.
+    StackingEnv.reset rebuilds its world, so every episode is a function of (world config,
+    task, seed, noise) alone, whatever ran before in the worker; the env is built lazily, once.
     """
 
     def __init__(self, world_config: dict | None = None):
         self.world_config = dict(world_config or {})
+        self._env = None
+
+    def __getstate__(self):  # sent to spawned workers: the config, never a live Bullet client
+        return {"world_config": self.world_config, "_env": None}
 
     def __call__(self, task: str, seed: int, noise: float) -> Episode:
         from oneshot_ros.demonstrator import run_episode
 
-        env = make_env(self.world_config)
-        try:
-            return run_episode(env, task, seed, noise)
-        finally:
-            env.close()
+        if self._env is None:
+            self._env = make_env(self.world_config)
+        return run_episode(self._env, task, seed, noise)
 
 
 def make_env(world_config: dict):
