@@ -90,3 +90,16 @@ def test_action_head_bins_decodes_and_averages():
     l2 = ActionHead("l2", n_bins=5, max_step_m=0.03)
     out = l2.decode(torch.tensor([2.0, -0.5, 0.0, 0.3]))
     torch.testing.assert_close(out, torch.tensor([0.03, -0.015, 0.0, 1.0]))
+
+
+def test_mean_decoding_keeps_small_corrections_that_argmax_rounds_to_zero():
+    head = ActionHead("categorical", n_bins=5, max_step_m=0.03)  # centres -.03 -.015 0 .015 .03
+    probs = torch.zeros(17)
+    probs[[2, 3]] = torch.tensor([0.6, 0.4])  # dx: 0 m most likely, +0.015 m close behind
+    probs[5 + 2] = probs[10 + 2] = 1.0  # dy, dz: exactly 0
+    probs[16] = 1.0  # open
+    assert head.decode(probs)[0] == 0.0  # argmax: the correction vanishes
+    torch.testing.assert_close(head.decode(probs, "mean"),
+                               torch.tensor([0.006, 0.0, 0.0, 1.0]))
+    with pytest.raises(ValueError, match="argmax"):
+        head.decode(probs, "median")

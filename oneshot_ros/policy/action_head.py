@@ -20,6 +20,7 @@ from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.robot import ActionLayout
 
 CLOSE_CLASS, OPEN_CLASS = 0, 1
+DECODE_MODES = ("argmax", "mean")
 
 
 class ActionHead:
@@ -84,14 +85,27 @@ class ActionHead:
         """(E, ..., A) member distributions -> (..., A) averaged (probabilities or outputs)."""
         return distributions.mean(dim=0)
 
-    def decode(self, distribution: torch.Tensor) -> torch.Tensor:
-        """(..., A) distribution -> greedy action (..., 4) in ActionLayout order."""
+    def decode(self, distribution: torch.Tensor, mode: str = "argmax") -> torch.Tensor:
+        """(..., A) distribution -> action (..., 4) in ActionLayout order.
+
+        mode "argmax": each axis's most likely bin centre (the paper's greedy action);
+        "mean": each axis's expected displacement under its categorical. Argmax snaps a
+        spread-out distribution to one bin, so a small correction whose mass is shared by
+        the 0 bin and its neighbours becomes exactly 0 (a dead zone near targets); the mean
+        keeps it. The gripper is always the more likely class. L2 heads ignore `mode`.
+        """
+        if mode not in DECODE_MODES:
+            raise ValueError(f"decode mode {mode!r}: use one of {DECODE_MODES}")
         if self.kind != "categorical":
             move = distribution[..., :3].clamp(-1.0, 1.0) * self.max_step_m
             grip = torch.where(distribution[..., 3:] > 0, ActionLayout.OPEN, ActionLayout.CLOSE)
             return torch.cat([move, grip.to(move.dtype)], dim=-1)
         axis_probs, grip_probs = self.split_logits(distribution)  # (..., 3, K), (..., 2)
-        move = self.bin_centres().to(distribution)[axis_probs.argmax(-1)]  # (..., 3)
+        centres = self.bin_centres().to(distribution)  # (K,)
+        if mode == "mean":
+            move = (axis_probs * centres).sum(-1) / axis_probs.sum(-1)  # (..., 3)
+        else:
+            move = centres[axis_probs.argmax(-1)]  # (..., 3)
         is_open = grip_probs.argmax(-1, keepdim=True) == OPEN_CLASS  # (..., 1)
         grip = torch.where(is_open, ActionLayout.OPEN, ActionLayout.CLOSE).to(move.dtype)
         return torch.cat([move, grip], dim=-1)

@@ -30,11 +30,10 @@ def additive_scores(query: torch.Tensor, context: torch.Tensor,
                     score: torch.Tensor) -> torch.Tensor:
     """v_h^T tanh(q + c): query, context broadcast to (..., H, D), score v (H, D) -> (..., H)."""
     hidden = (2.0 * query + 2.0 * context).sigmoid_()  # (..., H, D) = (tanh(q + c) + 1) / 2
-    n_heads, dim = score.shape
-    eye = torch.eye(n_heads, dtype=score.dtype, device=score.device)  # (H, H)
-    v_block = (score[:, :, None] * eye[:, None, :]).reshape(n_heads * dim, n_heads)  # (H*D, H)
-    scores = hidden.flatten(-2) @ (2.0 * v_block)  # (..., H)
-    return scores - score.sum(-1)  # 2 v.sigmoid(2x) - sum(v) = v.tanh(x)
+    # Multiply-and-sum, not a matmul with a block-diagonal (H*D, H) matrix: on CPU the matmul's
+    # backward is a skinny (H*D x L) @ (L x H) product that ran 5x slower than this (training
+    # step 1.33x faster with 1 thread).
+    return (hidden * (2.0 * score)).sum(-1) - score.sum(-1)  # 2 v.sigmoid(2x) - sum(v)
 
 
 class SoftAttention(nn.Module):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from oneshot_ros.policy import checkpoint
+from oneshot_ros.policy.action_head import DECODE_MODES
 from oneshot_ros.policy.inference import DemoPlan, FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.policy.weight_norm import fold_weight_norm
@@ -26,8 +27,12 @@ from oneshot_ros.robot import ObsLayout
 
 
 class Imitator:
-    def __init__(self, model: OneShotPolicy, ensemble: int | None = None, seed: int = 0):
+    def __init__(self, model: OneShotPolicy, ensemble: int | None = None, seed: int = 0,
+                 decoding: str = "argmax"):
         config = model.config
+        if decoding not in DECODE_MODES:
+            raise ValueError(f"decoding={decoding!r}: use one of {DECODE_MODES}")
+        self.decoding = decoding  # ActionHead.decode: "argmax" (paper) or "mean"
         ensemble = config.ensemble_size if ensemble is None else ensemble
         if ensemble < 1:
             raise ValueError(f"ensemble={ensemble}: use at least 1 member, e.g. 10")
@@ -42,9 +47,9 @@ class Imitator:
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, ensemble: int | None = None,
-                        seed: int = 0) -> Imitator:
+                        seed: int = 0, decoding: str = "argmax") -> Imitator:
         model, _ = checkpoint.load(model_dir)
-        return cls(model, ensemble, seed)
+        return cls(model, ensemble, seed, decoding)
 
     @property
     def n_blocks(self) -> int | None:
@@ -72,7 +77,7 @@ class Imitator:
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """obs (3B+2,) -> greedy action (4,) float64 (ActionLayout order), attention weights.
+        """obs (3B+2,) -> action (4,) float64 (ActionLayout order), attention weights.
 
         attention["temporal"]: (t_lstm, H, T) weight of each demo step (0 where dropped),
         attention["block"]: (2, H, B) final-attention weights of the 2 queries over blocks;
@@ -83,7 +88,7 @@ class Imitator:
         obs_t = self._check_obs(obs)
         logits, attention = self.fast.logits(self._plan, obs_t)  # (E, A)
         head = self.model.head
-        action = head.decode(head.ensemble(head.distribution(logits)))  # (4,)
+        action = head.decode(head.ensemble(head.distribution(logits)), self.decoding)  # (4,)
         return action.double().numpy(), self._attention_numpy(attention)
 
     def _check_obs(self, obs: np.ndarray) -> torch.Tensor:
