@@ -10,10 +10,14 @@ drop. The phase is recomputed every step:
               -> descend -> grasp (close) -> lift -> carry (at a safe height) -> place
               (lower until the block is just above its support) -> release -> retreat
 
-Sideways motion happens only at a safe height above every standing block. Noise: i.i.d.
-Gaussian noise with std `noise_std` (m per step) is added to dx, dy, dz of the EXECUTED action
-(never to the gripper command); the noise-free action is the training label. Because the
-machine is closed-loop, the next step corrects what the noise did.
+Sideways motion happens only at a safe height: preferably CLEARANCE_M above every standing
+block; where that is above the arm's reach at either end of the move (beside a tower of 8-9
+blocks), as high as the arm reaches there, but still MIN_CLEARANCE_M above every block near the
+path. Descents (descend, place) re-centre xy at full gain every step, so a long way down does
+not drift out of alignment. Noise: i.i.d. Gaussian noise with std `noise_std` (m per step) is
+added to dx, dy, dz of the EXECUTED action (never to the gripper command); the noise-free action
+is the training label. Because the machine is closed-loop, the next step corrects what the noise
+did.
 """
 
 from __future__ import annotations
@@ -24,13 +28,18 @@ import numpy as np
 
 from oneshot_ros.data.episode import Episode
 from oneshot_ros.robot import ActionLayout
+from oneshot_ros.sim import layout
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task, parse_task
 
 DEFAULT_NOISE_STD_M = 0.002  # m per control step on dx, dy, dz (max step is 0.015)
 GRASP_OFFSET_M = 0.01  # gripper_link above the cube centre when grasping (fingertips clear table)
 CLEARANCE_M = 0.05  # carried block bottom / fingertips above the highest standing block
+MIN_CLEARANCE_M = 0.015  # ... above the blocks near the path, when CLEARANCE_M is out of reach
+CORRIDOR_M = 0.12  # a block this close (xy) to a sideways move is near its path
+REACH_MARGIN_M = 0.01  # stay this far below the reachable height (layout.clamp_target)
 ALIGN_TOL_M = 0.006  # xy alignment before descending
+XY_CORRECTION_M = 0.006  # largest xy correction per step while descending
 RELEASE_GAP_M = 0.006  # block bottom above its support top when the fingers open
 
 
@@ -100,15 +109,31 @@ class ScriptedStacker:
                 return block, support
         return None
 
-    def _safe_z(self, scene: Scene, exclude: int | None = None) -> float:
-        """gripper_link height at which the fingertips (and a carried cube) clear every block."""
-        tops = [z + self.config.block_size_m / 2 for k, z in enumerate(scene.blocks[:, 2])
-                if k != exclude]
+    def _safe_z(self, scene: Scene, xy_to, exclude: int | None = None) -> float:
+        """gripper_link height for moving sideways from the gripper to `xy_to`.
+
+        Preferred: the fingertips (or the carried cube, `exclude`) CLEARANCE_M above the highest
+        standing block. Near a tall tower that height can exceed the arm's reach at the radius
+        of either end of the move (layout.clamp_target), and a target the arm cannot reach
+        would stall the machine; so it is capped at the reachable height, but never below
+        MIN_CLEARANCE_M above every block within CORRIDOR_M of the straight path.
+        """
+        others = np.delete(scene.blocks, [] if exclude is None else [exclude], axis=0)
+        tops = others[:, 2] + self.config.block_size_m / 2  # (B',)
         hang = self.config.block_size_m if exclude is not None else 0.031  # below gripper_link
-        return max(tops) + CLEARANCE_M + hang + GRASP_OFFSET_M
+        lift = hang + GRASP_OFFSET_M
+        preferred = tops.max() + CLEARANCE_M + lift
+        near = _distance_to_segment(others[:, :2], scene.gripper[:2], xy_to) < CORRIDOR_M
+        floor = tops[near].max(initial=self.config.table_height_m) + MIN_CLEARANCE_M + lift
+        reach = min(self._reach_z(scene.gripper[:2]), self._reach_z(xy_to)) - REACH_MARGIN_M
+        return max(floor, min(preferred, reach))
+
+    def _reach_z(self, xy) -> float:
+        """Highest gripper_link target the control loop accepts above `xy` (its clamp)."""
+        return float(layout.clamp_target(self.config, np.array([xy[0], xy[1], 10.0]))[2])
 
     def _above(self, xy, scene: Scene, exclude: int | None = None) -> np.ndarray:
-        return np.array([xy[0], xy[1], self._safe_z(scene, exclude)])
+        return np.array([xy[0], xy[1], self._safe_z(scene, xy, exclude)])
 
     # --- phases -----------------------------------------------------------------------------
     def _approach_and_grasp(self, scene: Scene, block: int) -> np.ndarray:
@@ -117,15 +142,14 @@ class ScriptedStacker:
         grasp_z = target[2] + GRASP_OFFSET_M
         open_now = scene.fingers.mean() > 0.9 * self.config.open_gap_m / 2
         if xy_err > ALIGN_TOL_M * 2 or (xy_err > ALIGN_TOL_M and not open_now):
-            self.phase = "approach"
-            return self._traverse(scene, target[:2], exclude=None, open_=True)
+            return self._traverse(scene, target[:2], None, True, ("approach", "approach"))
         if scene.gripper[2] - grasp_z > 0.004:
             if not open_now:  # e.g. after a drop: open before going down over the block
                 self.phase = "open"
                 return self._action(np.zeros(3), open_=True)
             self.phase = "descend"
             goal = np.array([target[0], target[1], grasp_z])
-            return self._move(scene, goal, open_=True, speed=self._speed(scene, grasp_z))
+            return self._descend(scene, goal, open_=True)
         self.phase = "grasp"
         return self._move(scene, np.array([target[0], target[1], grasp_z]), open_=False)
 
@@ -135,26 +159,42 @@ class ScriptedStacker:
         xy_err = np.linalg.norm(under[:2] - carried[:2])
         release_z = under[2] + self.config.block_size_m + RELEASE_GAP_M
         if xy_err > ALIGN_TOL_M:
-            low = scene.gripper[2] < self._safe_z(scene, block) - 0.01
-            self.phase = "lift" if low else "carry"
-            return self._traverse(scene, under[:2] + offset[:2], exclude=block, open_=False)
+            return self._traverse(scene, under[:2] + offset[:2], block, False, ("lift", "carry"))
         if carried[2] - release_z > 0.003:
             self.phase = "place"
             goal = np.array([*(under[:2] + offset[:2]), release_z + offset[2]])
-            return self._move(scene, goal, open_=False, speed=self._speed(scene, goal[2]))
+            return self._descend(scene, goal, open_=False)
         self.phase = "release"
         return self._action(np.zeros(3), open_=True)
 
-    def _traverse(self, scene: Scene, xy, exclude: int | None, open_: bool) -> np.ndarray:
-        """Rise vertically to the safe height, then move sideways at it."""
-        safe = self._safe_z(scene, exclude)
+    def _traverse(self, scene: Scene, xy, exclude: int | None, open_: bool,
+                  phases: tuple[str, str]) -> np.ndarray:
+        """Rise vertically to the safe height, then move sideways at it (phases: rise, move)."""
+        safe = self._safe_z(scene, xy, exclude)
         if scene.gripper[2] < safe - 0.01:
+            self.phase = phases[0]
             return self._move(scene, np.array([*scene.gripper[:2], safe + 0.01]), open_=open_)
+        self.phase = phases[1]
         return self._move(scene, np.array([xy[0], xy[1], safe]), open_=open_)
 
     def _speed(self, scene: Scene, goal_z: float) -> float:
         """Slow down over the last 4 cm of a descent, for precise grasps and placements."""
         return self.config.max_step_m * (0.35 if scene.gripper[2] - goal_z < 0.04 else 0.8)
+
+    def _descend(self, scene: Scene, goal: np.ndarray, open_: bool) -> np.ndarray:
+        """Lower towards `goal` at _speed and re-centre xy at full gain every step.
+
+        Scaling the whole displacement to the descent speed would leave xy a few per cent of
+        each step: over a long descent (e.g. from above a tall tower) the injected noise then
+        drifts past the alignment tolerance and the machine climbs back up to re-align.
+        """
+        delta = goal - scene.gripper  # (3,)
+        xy_norm = np.linalg.norm(delta[:2])
+        if xy_norm > XY_CORRECTION_M:
+            delta[:2] *= XY_CORRECTION_M / xy_norm
+        speed = self._speed(scene, goal[2])
+        delta[2] = np.clip(delta[2], -speed, speed)
+        return self._action(delta, open_)
 
     def _move(self, scene: Scene, goal: np.ndarray, open_: bool,
               speed: float | None = None) -> np.ndarray:
@@ -168,6 +208,14 @@ class ScriptedStacker:
     def _action(self, delta: np.ndarray, open_: bool) -> np.ndarray:
         grip = self.layout.OPEN if open_ else self.layout.CLOSE
         return np.array([*delta, grip], dtype=np.float64)
+
+
+def _distance_to_segment(points: np.ndarray, a, b) -> np.ndarray:
+    """(N,) xy distance of points (N, 2) to the segment a-b."""
+    a, b = np.asarray(a, float)[:2], np.asarray(b, float)[:2]
+    ab = b - a
+    t = np.clip((points - a) @ ab / max(ab @ ab, 1e-12), 0.0, 1.0)  # (N,)
+    return np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
 
 
 def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_STD_M,
