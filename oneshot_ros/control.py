@@ -29,16 +29,17 @@ class JointCommand:
 
 
 def displacement_to_joint_target(kin: FetchKinematics, q_arm, torso_m: float, delta,
-                                 config: WorldConfig) -> np.ndarray:
+                                 config: WorldConfig, gripper=None) -> np.ndarray:
     """FK of the measured joints + clipped displacement -> workspace clamp -> top-down IK.
 
     q_arm (7,) measured arm joints, delta (3,) gripper_link displacement in base_link (m), each
     axis clipped to config.max_step_m. The IK is seeded at the measured joints so consecutive
     targets stay on one solution branch. Raises IKError for an unreachable target.
+    `gripper`: FK(q_arm) when the caller already has it (saves one FK per step).
     """
     q_arm = np.asarray(q_arm, dtype=np.float64)
     delta = np.clip(np.asarray(delta, dtype=np.float64), -config.max_step_m, config.max_step_m)
-    gripper = kin.fk(q_arm, torso_m)[0]  # (3,)
+    gripper = kin.fk(q_arm, torso_m)[0] if gripper is None else gripper  # (3,)
     target = layout.clamp_target(config, gripper + delta)
     # Targets are <= 2.6 cm from the current pose: DLS converges in a few iterations; a failure
     # (unreachable) holds the previous target instead of jumping to another IK branch.
@@ -57,12 +58,15 @@ def gap_to_grip(gap_m: float, config: WorldConfig) -> float:
 
 
 def action_to_command(kin: FetchKinematics, q_arm, torso_m: float, action,
-                      config: WorldConfig) -> JointCommand:
-    """(dx, dy, dz, grip) -> joint targets + gap; arm_q is None when the IK fails (hold)."""
+                      config: WorldConfig, gripper=None) -> JointCommand:
+    """(dx, dy, dz, grip) -> joint targets + gap; arm_q is None when the IK fails (hold).
+
+    `gripper`: FK(q_arm) position if the caller already computed it."""
     actions = config.action_layout
     a = actions.validate(action)  # (4,) clipped, grip in {OPEN, CLOSE}
     try:
-        arm_q = displacement_to_joint_target(kin, q_arm, torso_m, a[actions.MOVE], config)
+        arm_q = displacement_to_joint_target(kin, q_arm, torso_m, a[actions.MOVE], config,
+                                             gripper)
     except IKError:
         arm_q = None
     return JointCommand(arm_q, grip_to_gap(a[actions.GRIP], config))
@@ -77,10 +81,14 @@ def command_to_action(kin: FetchKinematics, q_arm, torso_m: float, arm_q_cmd, ga
     return actions.validate([*delta, gap_to_grip(gap, config)])
 
 
-def observe(kin: FetchKinematics, q_arm, torso_m: float, fingers, blocks) -> np.ndarray:
-    """Measured joints + block centres (B, 3) -> observation (3B+2,) as StackingEnv builds it."""
+def observe(kin: FetchKinematics, q_arm, torso_m: float, fingers, blocks,
+            gripper=None) -> np.ndarray:
+    """Measured joints + block centres (B, 3) -> observation (3B+2,) as StackingEnv builds it.
+
+    `gripper`: FK(q_arm) position if the caller already computed it."""
     blocks = np.asarray(blocks, dtype=np.float64).reshape(-1, 3)
-    gripper = kin.fk(np.asarray(q_arm, dtype=np.float64), torso_m)[0]  # (3,)
+    if gripper is None:
+        gripper = kin.fk(np.asarray(q_arm, dtype=np.float64), torso_m)[0]  # (3,)
     return ObsLayout(len(blocks)).build(blocks - gripper, fingers)
 
 

@@ -58,6 +58,12 @@ class FetchKinematics:
         self._arm = [self._joint(n) for n in ARM_JOINTS]
         self._lower = np.array([JOINT_LIMITS[n].lower for n in ARM_JOINTS])
         self._upper = np.array([JOINT_LIMITS[n].upper for n in ARM_JOINTS])
+        # _pin_q's index arrays (it runs ~10 times per control step)
+        self._neutral = pin.neutral(self.model)
+        self._revolute = np.array([k for k, j in enumerate(self._arm) if j.nq == 1], dtype=int)
+        self._continuous = np.array([k for k, j in enumerate(self._arm) if j.nq == 2], dtype=int)
+        self._revolute_q = np.array([self._arm[k].idx_q for k in self._revolute], dtype=int)
+        self._continuous_q = np.array([self._arm[k].idx_q for k in self._continuous], dtype=int)
 
     def _joint(self, name: str):
         if not self.model.existJointName(name):
@@ -65,13 +71,12 @@ class FetchKinematics:
         return self.model.joints[self.model.getJointId(name)]
 
     def _pin_q(self, q_arm: np.ndarray, torso: float) -> np.ndarray:
-        q = pin.neutral(self.model)
+        q = self._neutral.copy()
         q[self._torso.idx_q] = torso
-        for joint, angle in zip(self._arm, q_arm, strict=True):
-            if joint.nq == 2:  # continuous joint: (cos, sin)
-                q[joint.idx_q: joint.idx_q + 2] = (np.cos(angle), np.sin(angle))
-            else:
-                q[joint.idx_q] = angle
+        q[self._revolute_q] = q_arm[self._revolute]
+        continuous = q_arm[self._continuous]
+        q[self._continuous_q] = np.cos(continuous)  # continuous joint: (cos, sin)
+        q[self._continuous_q + 1] = np.sin(continuous)
         return q
 
     def fk(self, q_arm, torso: float) -> tuple[np.ndarray, np.ndarray]:
@@ -131,6 +136,8 @@ class FetchKinematics:
 
     def _ik_error(self, q, torso, target, r_goal) -> np.ndarray:
         """(6,) position error and orientation error (log map), world frame; also runs FK."""
-        pos, rot = self.fk(q, torso)
+        # computeJointJacobians runs the forward pass itself: one kinematics pass, not two
         pin.computeJointJacobians(self.model, self.data, self._pin_q(q, torso))
-        return np.concatenate([target - pos, pin.log3(r_goal @ rot.T)])
+        pin.updateFramePlacements(self.model, self.data)
+        pose = self.data.oMf[self.ee_frame]
+        return np.concatenate([target - pose.translation, pin.log3(r_goal @ pose.rotation.T)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
@@ -48,7 +49,7 @@ class Task:
     def index(self, letter: str) -> int:
         return BLOCK_LETTERS.index(letter)
 
-    @property
+    @cached_property  # read every control step by the success check and the demonstrator
     def placements(self) -> tuple[tuple[int, int], ...]:
         """The stages in build order: (block index, support block index)."""
         order = []
@@ -58,7 +59,7 @@ class Task:
                 order.append((self.index(upper), self.index(lower)))
         return tuple(order)
 
-    @property
+    @cached_property
     def supports(self) -> dict[int, int | None]:
         """Goal support of every block: another block's index, or TABLE (None)."""
         goal: dict[int, int | None] = {}

@@ -102,6 +102,7 @@ def _settle(env, positions):
     env.scene.arm.reset_joints()  # gripper away above the table
     for _ in range(120):
         env.scene.client.stepSimulation()
+    env.refresh()  # the scene changed without env.step
 
 
 def test_success_for_a_built_tower_and_not_for_near_misses(env):

@@ -55,6 +55,7 @@ class StackingEnv:
         self.n_steps = 0
         self._arm_target = np.array(HOME_ARM)
         self._gap_target = self.config.open_gap_m
+        self._measured: dict = {}  # reads of the current physics state; cleared when it changes
 
     # --- episode control ----------------------------------------------------------------------
     def reset(self, task: str | Task, seed: int) -> np.ndarray:
@@ -68,6 +69,7 @@ class StackingEnv:
         self._arm_target, self._gap_target = np.array(HOME_ARM), self.config.open_gap_m
         for _ in range(int(self.config.settle_s * self.config.physics_hz)):
             self.scene.client.stepSimulation()
+        self._measured.clear()
         return self.observation()
 
     @property
@@ -77,9 +79,8 @@ class StackingEnv:
     def step(self, action) -> tuple[np.ndarray, dict]:
         """Apply one control step; returns (obs, info). Bad actions raise ValueError."""
         self._require_task()
-        arm = self.scene.arm
-        command = control.action_to_command(self.kin, arm.arm_positions(), arm.torso_position(),
-                                            action, self.config)
+        command = control.action_to_command(self.kin, self._arm_q(), self._torso(), action,
+                                            self.config, gripper=self.gripper_position())
         info = {"ik_failed": command.arm_q is None}
         if command.arm_q is not None:  # IK failed: hold the previous joint target
             self._arm_target = command.arm_q
@@ -100,25 +101,47 @@ class StackingEnv:
     def advance(self):
         """Run one control period of physics with the current joint targets."""
         self.scene.arm.command(self._arm_target, self._gap_target)
+        step = self.scene.client.stepSimulation
         for _ in range(self.config.substeps):
-            self.scene.client.stepSimulation()
+            step()
+        self.refresh()
         self.n_steps += 1
 
     # --- reading the world ----------------------------------------------------------------------
     def observation(self) -> np.ndarray:
         self._require_task()
-        arm = self.scene.arm
-        return control.observe(self.kin, arm.arm_positions(), arm.torso_position(),
-                               self.gripper_state(), self.block_positions())
+        return control.observe(self.kin, self._arm_q(), self._torso(), self.gripper_state(),
+                               self.block_positions(), gripper=self.gripper_position())
 
     def block_positions(self) -> np.ndarray:
-        return self.scene.block_poses()[0]
+        return self._block_poses()[0].copy()
 
     def gripper_position(self) -> np.ndarray:
-        return self.kin.fk(self.scene.arm.arm_positions(), self.scene.arm.torso_position())[0]
+        return self._read("gripper", lambda: self.kin.fk(self._arm_q(), self._torso())[0]).copy()
 
     def gripper_state(self) -> np.ndarray:
-        return self.scene.arm.finger_positions()
+        return self._read("fingers", self.scene.arm.finger_positions).copy()
+
+    def refresh(self):
+        """Forget the cached reads of the physics state. step/advance/reset/reset_to do this
+        themselves; call it after moving bodies directly through `env.scene`."""
+        self._measured.clear()
+
+    # One physics state is read by the expert, the command, the observation and the success
+    # check of a step: read it once (pure functions of the state, so results are identical).
+    def _read(self, key: str, compute):
+        if key not in self._measured:
+            self._measured[key] = compute()
+        return self._measured[key]
+
+    def _arm_q(self) -> np.ndarray:
+        return self._read("arm", self.scene.arm.arm_positions)
+
+    def _torso(self) -> float:
+        return self._read("torso", self.scene.arm.torso_position)
+
+    def _block_poses(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._read("blocks", self.scene.block_poses)
 
     def joint_positions(self) -> dict[str, float]:
         arm = self.scene.arm
@@ -137,17 +160,17 @@ class StackingEnv:
         return success.n_placed_prefix(self._goal_view())
 
     def _goal_view(self) -> success.GoalView:
-        pos, quat = self.scene.block_poses()
+        pos, quat = self._block_poses()
         return success.GoalView(self._require_task(), self.config, pos, quat,
-                                self._fingers_touching())
+                                self._read("touching", self._fingers_touching))
 
     def _fingers_touching(self) -> set[int]:
+        """Blocks in contact with a finger pad: one contact query per finger link."""
         arm, c = self.scene.arm, self.scene.client
-        touching = set()
-        for k, body in enumerate(self.scene.blocks):
-            if any(c.getContactPoints(arm.body, body, f, -1) for f in arm.fingers):
-                touching.add(k)
-        return touching
+        index = {body: k for k, body in enumerate(self.scene.blocks)}
+        return {index[contact[2]] for f in arm.fingers
+                for contact in c.getContactPoints(bodyA=arm.body, linkIndexA=f)
+                if contact[2] in index}
 
     def _require_task(self) -> Task:
         if self.task is None:
@@ -180,6 +203,7 @@ class StackingEnv:
         self.scene.arm.set_joint_states(state.joints)
         self._arm_target, self._gap_target = state.arm_target.copy(), state.gap_target
         self.scene.arm.command(self._arm_target, self._gap_target)
+        self._measured.clear()
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB from the CPU (TinyRenderer) camera, looking at the table."""

@@ -10,6 +10,7 @@ recoverable (time ran out while the goal was still reachable).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -26,6 +27,23 @@ class GoalView:
     quats: np.ndarray  # (B, 4) xyzw
     touched: set[int]  # blocks in contact with a finger
 
+    @cached_property
+    def holds(self) -> np.ndarray:
+        """(B,) bool: block k rests on its goal support and no finger touches it.
+
+        All blocks at once (this runs every control step); same tests as `on_top`."""
+        cfg, p = self.config, self.positions
+        size, n = cfg.block_size_m, len(p)
+        support = np.array([self.task.supports[k] if self.task.supports[k] is not None else -1
+                            for k in range(n)])  # (B,) goal support index, -1 = table
+        on_table = support < 0
+        below = p[np.where(on_table, 0, support)]  # (B, 3) goal support (dummy for the table)
+        base_z = np.where(on_table, cfg.table_height_m + size / 2, below[:, 2] + size)
+        xy_ok = on_table | (np.linalg.norm(p[:, :2] - below[:, :2], axis=1)
+                            < cfg.place_tolerance_xy_m)
+        touched = np.isin(np.arange(n), list(self.touched))
+        return xy_ok & (np.abs(p[:, 2] - base_z) < cfg.place_tolerance_z_m) & ~touched
+
 
 def on_top(view: GoalView, upper: int, lower: int | None) -> bool:
     """Is block `upper` resting on `lower` (a block index, or None = the table)?"""
@@ -39,19 +57,15 @@ def on_top(view: GoalView, upper: int, lower: int | None) -> bool:
     return bool(xy_ok and abs(p[upper, 2] - base_z) < cfg.place_tolerance_z_m)
 
 
-def relation_holds(view: GoalView, block: int, support: int | None) -> bool:
-    return on_top(view, block, support) and block not in view.touched
-
-
 def is_success(view: GoalView) -> bool:
-    return all(relation_holds(view, b, s) for b, s in view.task.supports.items())
+    return bool(view.holds.all())
 
 
 def n_placed_prefix(view: GoalView) -> int:
     """Number of leading stages (build order) whose relation holds right now."""
     n = 0
-    for block, support in view.task.placements:
-        if not relation_holds(view, block, support):
+    for block, _ in view.task.placements:
+        if not view.holds[block]:
             break
         n += 1
     return n
