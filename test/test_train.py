@@ -24,7 +24,9 @@ def test_train_reduces_loss_and_writes_a_loadable_checkpoint(small_demo_file, tm
     first = sum(r["loss"] for r in rows[:10]) / 10
     last = sum(r["loss"] for r in rows[-10:]) / 10
     assert last < 0.8 * first
-    assert any("val_loss" in r for r in rows)
+    val = [r for r in rows if "val_loss" in r]
+    assert val and all(0.0 <= r["val_grip_acc"] <= 1.0 for r in val)
+    assert all(0.0 <= r["val_move_err_mm"] <= 30.0 for r in val)  # |a - a*| <= 2 * 15 mm
     model, meta = checkpoint.load(out)
     assert meta["provenance"]["iterations"] == 150
     assert meta["provenance"]["train_tasks"] == 2

@@ -39,6 +39,9 @@ def add_arguments(parser):
                         help="do not run the scripted demonstrator on the episode layouts")
     parser.add_argument("--ensemble", type=int, help="demo downsamplings averaged per action "
                         "(default: the checkpoint's ensemble_size)")
+    parser.add_argument("--decoding", choices=("argmax", "mean"), default="argmax",
+                        help="per-axis action from the categorical: its most likely bin (the "
+                        "paper's greedy action) or its expected value")
     parser.add_argument("--max-tasks-per-stage", type=int,
                         help="evaluate only the first M tasks of each stage count in the list")
     parser.add_argument("--max-steps", type=int,
@@ -59,7 +62,7 @@ def run(args) -> int:
 
     tasks = _select(_load_tasks(args), args.max_tasks_per_stage)
     config = _config(args)
-    factory = ModelFactory(args.model, args.ensemble)  # a bad model dir: one-line error here
+    factory = ModelFactory(args.model, args.ensemble, args.decoding)  # bad dir: one-line error
     runner = EnvRunner(tasks, config)
     out = EvalDir(args.out, _settings(factory, config))
     start = time.perf_counter()
@@ -109,7 +112,8 @@ def _config(args):
 
     noise = DEFAULT_NOISE_STD_M if args.demo_noise is None else args.demo_noise
     return EvalConfig(episodes_per_task=args.episodes, workers=args.workers,
-                      ensemble=args.ensemble, demo_noise=noise, max_steps=args.max_steps,
+                      ensemble=args.ensemble, decoding=args.decoding, demo_noise=noise,
+                      max_steps=args.max_steps,
                       demo_baseline=not args.no_demo_baseline, videos=args.videos,
                       attention=args.attention_figure, out_dir=str(args.out),
                       progress=not (args.quiet or args.json))
@@ -118,6 +122,7 @@ def _config(args):
 def _settings(factory, config) -> dict:
     """What decides an episode's result: a resumed --out must match all of it."""
     return {"model_sha256": factory.metadata.get("sha256"), "ensemble": config.ensemble,
+            "decoding": config.decoding,
             "demo_noise": config.demo_noise, "demo_attempts": config.demo_attempts,
             "max_steps": config.max_steps, "demo_baseline": config.demo_baseline,
             "world_config": config.world_config or factory.world_config()}

@@ -36,6 +36,7 @@ from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
 from oneshot_ros.evaluate import rollout
 from oneshot_ros.evaluate.attention import AttentionTrace
 from oneshot_ros.evaluate.metrics import NO_DEMO, split_of, summarize
+from oneshot_ros.policy.configuration import DECODE_MODES
 from oneshot_ros.tasks import parse_task
 
 EVAL_SEED_BIT = 1 << 31  # set in every evaluation seed, never in a collection seed
@@ -56,6 +57,7 @@ class EvalConfig:
     episodes_per_task: int = 10  # paper: 100 configurations per task
     workers: int = 1  # spawned processes; 1 runs in this process
     ensemble: int | None = None  # demo downsamplings averaged; None: the checkpoint's
+    decoding: str = "argmax"  # ActionHead.decode mode: "argmax" (paper) or "mean"
     demo_noise: float = DEFAULT_NOISE_STD_M  # m per step, conditioning demos and "Demo" bar
     demo_attempts: int = DEMO_ATTEMPTS
     max_steps: int | None = None  # policy steps per episode; None: the task's horizon
@@ -72,6 +74,8 @@ class EvalConfig:
                 raise ValueError(f"{name}={getattr(self, name)}: use at least 1")
         if self.ensemble is not None and self.ensemble < 1:
             raise ValueError(f"ensemble={self.ensemble}: use at least 1 member, e.g. 10")
+        if self.decoding not in DECODE_MODES:
+            raise ValueError(f"decoding={self.decoding!r}: use one of {DECODE_MODES}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"max_steps={self.max_steps}: use at least 1 step, or None")
         if self.videos and not self.out_dir:
@@ -103,16 +107,18 @@ class EpisodeResult:
 class ModelFactory:
     """Picklable `() -> Imitator` for a checkpoint directory; checks the checkpoint at once."""
 
-    def __init__(self, model_dir: str | Path, ensemble: int | None = None):
+    def __init__(self, model_dir: str | Path, ensemble: int | None = None,
+                 decoding: str = "argmax"):
         from oneshot_ros.policy import checkpoint
 
-        self.model_dir, self.ensemble = str(model_dir), ensemble
+        self.model_dir, self.ensemble, self.decoding = str(model_dir), ensemble, decoding
         _, self.metadata = checkpoint.load(model_dir)  # CheckpointError (ValueError) if bad
 
     def __call__(self):
         from oneshot_ros.policy.imitator import Imitator
 
-        return Imitator.from_checkpoint(self.model_dir, ensemble=self.ensemble, seed=0)
+        return Imitator.from_checkpoint(self.model_dir, ensemble=self.ensemble, seed=0,
+                                        decoding=self.decoding)
 
     def world_config(self) -> dict:
         """The world the policy was trained in, if the training run recorded it."""
@@ -156,7 +162,7 @@ class EnvRunner:
 
     def _factory(self, policy: PolicySource) -> Callable[[], object]:
         if isinstance(policy, str | Path):
-            return ModelFactory(policy, self.config.ensemble)
+            return ModelFactory(policy, self.config.ensemble, self.config.decoding)
         if not callable(policy):
             raise ValueError(f"policy {policy!r}: pass a model directory or a factory")
         return policy

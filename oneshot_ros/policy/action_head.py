@@ -16,11 +16,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from oneshot_ros.policy.configuration import PolicyConfig
+from oneshot_ros.policy.configuration import DECODE_MODES, PolicyConfig
 from oneshot_ros.robot import ActionLayout
 
 CLOSE_CLASS, OPEN_CLASS = 0, 1
-DECODE_MODES = ("argmax", "mean")
 
 
 class ActionHead:

@@ -16,6 +16,8 @@ VARIANTS = ("full", "final_state", "snapshot")  # §6 baselines: Final state, Sn
 ACTION_HEADS = ("categorical", "l2")
 
 
+DECODE_MODES = ("argmax", "mean")  # ActionHead.decode: the paper's greedy action, or the mean
+
 @dataclass(frozen=True)
 class PolicyConfig:
     embed_dim: int = 64  # D, every hidden width (B.1)

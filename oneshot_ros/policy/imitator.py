@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from oneshot_ros.policy import checkpoint
-from oneshot_ros.policy.action_head import DECODE_MODES
+from oneshot_ros.policy.configuration import DECODE_MODES
 from oneshot_ros.policy.inference import DemoPlan, FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.policy.weight_norm import fold_weight_norm

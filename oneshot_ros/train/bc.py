@@ -31,7 +31,7 @@ from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
 from oneshot_ros.train.distributed import DistributedContext, unwrap, wrap_model
-from oneshot_ros.train.step import bc_step, eval_loss, make_optimizer
+from oneshot_ros.train.step import bc_step, eval_metrics, make_optimizer
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +142,10 @@ def train(cfg: TrainConfig, data: str, out: str | Path, resume: bool = False,
         elapsed = time.perf_counter() - t0
         record["samples_s"] = (it + 1 - start) * samples_per_iter * ctx.world_size / elapsed
         if val_batches and ((it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations):
-            record["val_loss"] = float(np.mean([
-                eval_loss(wrapped, {k: v.to(ctx.device) for k, v in b.items()})
-                for b in val_batches]))
+            scores = [eval_metrics(wrapped, {k: v.to(ctx.device) for k, v in b.items()})
+                      for b in val_batches]
+            for name in scores[0]:
+                record[f"val_{name}"] = float(np.mean([sc[name] for sc in scores]))
         if cfg.rollout_every and (it + 1) % cfg.rollout_every == 0 and ctx.is_main:
             record["rollout_success"] = rollout_success(unwrap(wrapped), train_ds.tasks, cfg,
                                                         reader.world_config)
@@ -228,13 +229,16 @@ def plot_curves(metrics_file: Path, out_png: Path) -> Path | None:
     loss = np.array([r["loss"] for r in rows])
     window = max(1, len(loss) // 50)
     smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    errors = [(r["iteration"], r["val_move_err_mm"]) for r in rows if "val_move_err_mm" in r]
+    fig, axes = plt.subplots(1, 2 if errors else 1, figsize=(11 if errors else 6, 3.5),
+                             squeeze=False)
+    ax = axes[0, 0]
     ax.plot(its[window - 1:], smooth, label="train loss")
     val = [(r["iteration"], r["val_loss"]) for r in rows if "val_loss" in r]
     if val:
         ax.plot(*zip(*val, strict=True), "o-", label="validation loss")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("summed cross-entropy")
+    ax.set_ylabel("loss (summed cross-entropy or L2)")
     ax.legend(loc="upper right")
     rollouts = [(r["iteration"], r["rollout_success"]) for r in rows if "rollout_success" in r]
     if rollouts:
@@ -243,6 +247,10 @@ def plot_curves(metrics_file: Path, out_png: Path) -> Path | None:
         ax2.set_ylim(0, 1)
         ax2.set_ylabel("rollout success")
         ax2.legend(loc="center right")
+    if errors:  # the same number for every action head
+        axes[0, 1].plot(*zip(*errors, strict=True), "o-", color="tab:red")
+        axes[0, 1].set_xlabel("iteration")
+        axes[0, 1].set_ylabel("validation |action - expert|, mm per axis")
     fig.tight_layout()
     fig.savefig(out_png, dpi=120)
     plt.close(fig)

@@ -35,10 +35,27 @@ def bc_step(model: nn.Module, optimizer: torch.optim.Optimizer,
 
 
 @torch.no_grad()
-def eval_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> float:
-    """Validation loss on held-out demos (temporal dropout still applies, as at test time)."""
+def eval_metrics(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Validation on held-out demos (temporal dropout still applies, as at test time).
+
+    loss: the training loss (not comparable across action heads);
+    move_err_mm: mean |greedy action - expert action| over dx, dy, dz, in mm (comparable
+    across heads: the categorical and L2 heads are judged by the same number);
+    grip_acc: fraction of steps with the expert's open/close command.
+    """
     model.eval()
-    return float(bc_loss(model, batch))
+    logits, _ = model(batch)  # (N, M, A)
+    head = unwrap(model).head
+    action, mask = batch[keys.ACTION], batch.get(keys.ACTION_MASK)  # (N, M, 4), (N, M)
+    decoded = head.decode(head.distribution(logits))  # (N, M, 4)
+    target = action[..., :3].clamp(-head.max_step_m, head.max_step_m)
+    move_err = (decoded[..., :3] - target).abs().mean(-1)  # (N, M), m
+    grip_ok = ((decoded[..., 3] > 0) == (action[..., 3] > 0)).to(move_err.dtype)  # (N, M)
+    weight = torch.ones_like(move_err) if mask is None else mask.to(move_err.dtype)
+    total = weight.sum().clamp(min=1.0)
+    return {"loss": float(head.loss(logits, action, mask)),
+            "move_err_mm": float(1000.0 * (move_err * weight).sum() / total),
+            "grip_acc": float((grip_ok * weight).sum() / total)}
 
 
 def make_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Optimizer:
