@@ -10,7 +10,7 @@ recoverable (time ran out while the goal was still reachable).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -33,16 +33,25 @@ class GoalView:
 
         All blocks at once (this runs every control step); same tests as `on_top`."""
         cfg, p = self.config, self.positions
-        size, n = cfg.block_size_m, len(p)
-        support = np.array([self.task.supports[k] if self.task.supports[k] is not None else -1
-                            for k in range(n)])  # (B,) goal support index, -1 = table
+        size = cfg.block_size_m
+        support = support_index(self.task)  # (B,) goal support index, -1 = table
         on_table = support < 0
         below = p[np.where(on_table, 0, support)]  # (B, 3) goal support (dummy for the table)
         base_z = np.where(on_table, cfg.table_height_m + size / 2, below[:, 2] + size)
         xy_ok = on_table | (np.linalg.norm(p[:, :2] - below[:, :2], axis=1)
                             < cfg.place_tolerance_xy_m)
-        touched = np.isin(np.arange(n), list(self.touched))
+        touched = np.zeros(len(p), dtype=bool)
+        touched[list(self.touched)] = True
         return xy_ok & (np.abs(p[:, 2] - base_z) < cfg.place_tolerance_z_m) & ~touched
+
+
+@lru_cache(maxsize=64)
+def support_index(task: Task) -> np.ndarray:
+    """(B,) goal support of every block: a block index, or -1 for the table."""
+    index = np.array([-1 if task.supports[k] is None else task.supports[k]
+                      for k in range(task.n_blocks)])
+    index.setflags(write=False)  # shared by every call for this task
+    return index
 
 
 def on_top(view: GoalView, upper: int, lower: int | None) -> bool:
