@@ -91,6 +91,16 @@ def test_resume_adds_only_missing_episodes_and_refuses_other_settings(eval_run, 
     assert [r["index"] for r in records] == [0, 1, 2]  # torn line cut off, 2 kept, 1 added
     code, _, stderr = _eval(tiny_model, copy, "--max-steps", "5")
     assert code == 2 and "other settings (max_steps)" in stderr
+    code, _, stderr = _eval(tiny_model, copy, "--episodes", "3", "--decoding", "mean")
+    assert code == 2 and "other settings (decoding)" in stderr
+
+
+def test_mean_decoding_is_recorded_and_acts(tiny_model, tmp_path):
+    code, stdout, stderr = _eval(tiny_model, tmp_path / "run", "--decoding", "mean", "--json",
+                                 "--no-demo-baseline")
+    assert code == 0, stderr
+    assert json.loads((tmp_path / "run" / "settings.json").read_text())["decoding"] == "mean"
+    assert json.loads(stdout)["episodes"] == 2
 
 
 def test_missing_model_is_one_line_exit_2(tmp_path):
