@@ -69,7 +69,7 @@ class StackingEnv:
         self._arm_target, self._gap_target = np.array(HOME_ARM), self.config.open_gap_m
         for _ in range(int(self.config.settle_s * self.config.physics_hz)):
             self.scene.client.stepSimulation()
-        self._measured.clear()
+        self.refresh()
         return self.observation()
 
     @property
@@ -203,7 +203,7 @@ class StackingEnv:
         self.scene.arm.set_joint_states(state.joints)
         self._arm_target, self._gap_target = state.arm_target.copy(), state.gap_target
         self.scene.arm.command(self._arm_target, self._gap_target)
-        self._measured.clear()
+        self.refresh()
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB from the CPU (TinyRenderer) camera, looking at the table."""
