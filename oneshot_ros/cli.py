@@ -43,8 +43,10 @@ class UserError(Exception):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    # ValueError covers TaskError, ConfigError and layout/format errors raised by the core.
-    return (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError)
+    # ValueError covers TaskError, ConfigError and layout/format errors raised by the core;
+    # TimeoutError: a ROS node that did not come up or answer (its message names the logs).
+    return (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError,
+            TimeoutError)
 
 
 def build_parser() -> argparse.ArgumentParser:

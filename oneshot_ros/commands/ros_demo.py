@@ -128,8 +128,9 @@ def _start_nodes(session, task, args, model, demo_file, demo_index) -> None:
                                "demo_index": demo_index, "active": False})
     session.wait_for_service("/sim_driver/status")
     session.wait_for_service("/imitator/activate", SetBool)
-    # the policy loads after the node is up: activation succeeds once it has
-    session.wait_until(lambda: session.ros.set_bool("/imitator/activate", True)[0], 120,
+    # the policy loads after the node is up (the node answers once it has; on a busy machine
+    # that can take longer than a usual service call): activation succeeds once it has
+    session.wait_until(lambda: session.ros.set_bool("/imitator/activate", True, 120.0)[0], 120,
                        "the imitator to load its policy")
     session.ros.set_bool("/imitator/activate", False)
 
