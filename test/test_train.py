@@ -73,25 +73,27 @@ def test_torchrun_two_cpu_processes(small_demo_file, tmp_path):
     assert checkpoint.load(out)[1]["provenance"]["world_size"] == 2
 
 
-def test_time_budget_stops_and_checkpoints(small_demo_file, tmp_path):
-    config = tmp_path / "budget.yaml"
-    tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 100000")
-    config.write_text(tiny + "time_budget_s: 2.0\n")
+def _train_tiny(data, tmp_path, iterations: int, extra_yaml: str):
+    """Train the tiny config with `iterations` and extra YAML lines; returns the output dir."""
+    config = tmp_path / "tiny_variant.yaml"
+    tiny = open(os.path.join(ROOT, TINY)).read()
+    config.write_text(tiny.replace("iterations: 200", f"iterations: {iterations}") + extra_yaml)
     out = tmp_path / "model"
-    assert main(["train", "--config", str(config), "--data", str(small_demo_file),
-                 "--out", str(out), "--json"]) == 0
+    assert main(["train", "--config", str(config), "--data", str(data), "--out", str(out),
+                 "--json"]) == 0
+    return out
+
+
+def test_time_budget_stops_and_checkpoints(small_demo_file, tmp_path):
+    out = _train_tiny(small_demo_file, tmp_path, 100000, "time_budget_s: 2.0\n")
     iterations = checkpoint.load(out)[1]["provenance"]["iterations"]
     assert 1 <= iterations < 100000
     assert _metrics(out)[-1]["iteration"] == iterations
 
 
 def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
-    config = tmp_path / "rollouts.yaml"
-    tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 20")
-    config.write_text(tiny + "rollout_every: 10\nrollout_tasks: 1\nrollout_episodes: 1\n")
-    out = tmp_path / "model"
-    assert main(["train", "--config", str(config), "--data", str(small_demo_file),
-                 "--out", str(out), "--json"]) == 0
+    out = _train_tiny(small_demo_file, tmp_path, 20,
+                      "rollout_every: 10\nrollout_tasks: 1\nrollout_episodes: 1\n")
     rollouts = [r["rollout_success"] for r in _metrics(out) if "rollout_success" in r]
     assert len(rollouts) == 2 and all(0.0 <= s <= 1.0 for s in rollouts)
 

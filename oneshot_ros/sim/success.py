@@ -29,20 +29,11 @@ class GoalView:
 
     @cached_property
     def holds(self) -> np.ndarray:
-        """(B,) bool: block k rests on its goal support and no finger touches it.
-
-        All blocks at once (this runs every control step); same tests as `on_top`."""
-        cfg, p = self.config, self.positions
-        size = cfg.block_size_m
-        support = support_index(self.task)  # (B,) goal support index, -1 = table
-        on_table = support < 0
-        below = p[np.where(on_table, 0, support)]  # (B, 3) goal support (dummy for the table)
-        base_z = np.where(on_table, cfg.table_height_m + size / 2, below[:, 2] + size)
-        xy_ok = on_table | (np.linalg.norm(p[:, :2] - below[:, :2], axis=1)
-                            < cfg.place_tolerance_xy_m)
-        touched = np.zeros(len(p), dtype=bool)
+        """(B,) bool: block k rests on its goal support and no finger touches it."""
+        n = len(self.positions)
+        touched = np.zeros(n, dtype=bool)
         touched[list(self.touched)] = True
-        return xy_ok & (np.abs(p[:, 2] - base_z) < cfg.place_tolerance_z_m) & ~touched
+        return rests_on(self, np.arange(n), support_index(self.task)) & ~touched
 
 
 @lru_cache(maxsize=64)
@@ -54,16 +45,19 @@ def support_index(task: Task) -> np.ndarray:
     return index
 
 
-def on_top(view: GoalView, upper: int, lower: int | None) -> bool:
-    """Is block `upper` resting on `lower` (a block index, or None = the table)?"""
+def rests_on(view: GoalView, upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    """(K,) bool: does block upper[k] rest on lower[k] (a block index, or -1 = the table)?
+
+    All pairs at once: the success check runs every control step."""
     cfg, p = view.config, view.positions
     size = cfg.block_size_m
-    if lower is None:
-        base_z, xy_ok = cfg.table_height_m + size / 2, True
-    else:
-        base_z = p[lower, 2] + size
-        xy_ok = np.linalg.norm(p[upper, :2] - p[lower, :2]) < cfg.place_tolerance_xy_m
-    return bool(xy_ok and abs(p[upper, 2] - base_z) < cfg.place_tolerance_z_m)
+    on_table = lower < 0
+    below = p[np.where(on_table, 0, lower)]  # (K, 3) support centre (dummy for the table)
+    above = p[upper]  # (K, 3)
+    base_z = np.where(on_table, cfg.table_height_m + size / 2, below[:, 2] + size)
+    xy_ok = on_table | (np.linalg.norm(above[:, :2] - below[:, :2], axis=1)
+                        < cfg.place_tolerance_xy_m)
+    return xy_ok & (np.abs(above[:, 2] - base_z) < cfg.place_tolerance_z_m)
 
 
 def is_success(view: GoalView) -> bool:
@@ -90,8 +84,9 @@ def off_table(view: GoalView, block: int) -> bool:
 def wrong_support(view: GoalView, block: int) -> bool:
     """The block rests on another block that is not its goal support."""
     goal = view.task.supports[block]
-    others = [k for k in range(len(view.positions)) if k != block and k != goal]
-    return any(on_top(view, block, k) for k in others)
+    others = np.array([k for k in range(len(view.positions)) if k != block and k != goal],
+                      dtype=int)
+    return bool(rests_on(view, np.full(len(others), block), others).any())
 
 
 def classify(view: GoalView) -> str:
