@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from oneshot_ros.cli import main
 from oneshot_ros.policy import checkpoint
 
@@ -98,15 +100,24 @@ def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
     assert len(rollouts) == 2 and all(0.0 <= s <= 1.0 for s in rollouts)
 
 
-def test_max_stages_keeps_only_short_tasks(tmp_path):
+@pytest.mark.parametrize("bounds, kept", [("max_stages: 1\n", 1), ("min_stages: 2\n", 1),
+                                          ("min_stages: 1\nmax_stages: 2\n", 2)])
+def test_stage_bounds_select_tasks(tmp_path, bounds, kept):
     from oneshot_ros.data.collect import collect
 
     data = tmp_path / "mixed.h5"
     collect(["ab", "abc"], 2, data, workers=1, noise=0.002, progress=False)  # 1 and 2 stages
     config = tmp_path / "short.yaml"
     tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 5")
-    config.write_text(tiny + "max_stages: 1\nval_fraction: 0.0\n")
+    config.write_text(tiny + bounds + "val_fraction: 0.0\n")
     out = tmp_path / "model"
     assert main(["train", "--config", str(config), "--data", str(data),
                  "--out", str(out), "--json"]) == 0
-    assert checkpoint.load(out)[1]["provenance"]["train_tasks"] == 1  # "abc" left out
+    assert checkpoint.load(out)[1]["provenance"]["train_tasks"] == kept
+
+
+def test_stage_bounds_must_overlap():
+    from oneshot_ros.train.bc import TrainConfig
+
+    with pytest.raises(ValueError, match="min_stages=3"):
+        TrainConfig(min_stages=3, max_stages=2)

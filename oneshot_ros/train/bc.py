@@ -45,6 +45,7 @@ class TrainConfig:
     max_grad_norm: float = 10.0
     val_fraction: float = 0.1  # whole demos per task held out for the validation loss
     max_stages: int = 0  # train only on tasks with at most this many stages; 0 = all
+    min_stages: int = 1  # ... and at least this many (focus a resumed run on later stages)
     val_every: int = 250  # iterations
     val_batches: int = 8
     checkpoint_every: int = 500  # iterations
@@ -61,6 +62,9 @@ class TrainConfig:
                      "val_batches", "checkpoint_every", "rollout_tasks", "rollout_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: use a positive integer")
+        if self.min_stages < 1 or (self.max_stages and self.min_stages > self.max_stages):
+            raise ValueError(f"min_stages={self.min_stages}: use 1 .. max_stages "
+                             f"({self.max_stages or 'no limit'})")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction}: use a value in [0, 1)")
 
@@ -88,11 +92,12 @@ def load_datasets(data: str, cfg: TrainConfig):
     """-> (train PairedDemoDataset, validation dataset or None, DemoReader)."""
     reader = DemoReader(data)
     train_idx, val_idx = split_by_demo(reader, cfg.val_fraction)
-    if cfg.max_stages:
-        keep = {t for t in reader.tasks if parse_task(t).n_stages <= cfg.max_stages}
+    if cfg.max_stages or cfg.min_stages > 1:
+        top = cfg.max_stages or 10**6
+        keep = {t for t in reader.tasks if cfg.min_stages <= parse_task(t).n_stages <= top}
         if not keep:
-            raise ValueError(f"max_stages={cfg.max_stages}: no task in {data} has that few "
-                             "stages; raise it or use 0 for all tasks")
+            raise ValueError(f"stages {cfg.min_stages}..{cfg.max_stages or 'any'}: no task in "
+                             f"{data} has that many stages; widen min_stages/max_stages")
         train_idx = [i for i in train_idx if reader.meta(i)["task"] in keep]
         val_idx = [i for i in val_idx if reader.meta(i)["task"] in keep]
     stage_ends = cfg.policy.variant == "snapshot"
