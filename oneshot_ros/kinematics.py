@@ -6,6 +6,8 @@ joint target means the same thing everywhere. PyBullet only does physics.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pinocchio as pin
 
@@ -64,6 +66,8 @@ class FetchKinematics:
         self._continuous = np.array([k for k, j in enumerate(self._arm) if j.nq == 2], dtype=int)
         self._revolute_q = np.array([self._arm[k].idx_q for k in self._revolute], dtype=int)
         self._continuous_q = np.array([self._arm[k].idx_q for k in self._continuous], dtype=int)
+        self._arm_v = np.array([j.idx_v for j in self._arm], dtype=int)  # Jacobian columns
+        self._damping = 1e-4 * np.eye(6)  # DLS damping (m², rad²)
 
     def _joint(self, name: str):
         if not self.model.existJointName(name):
@@ -92,7 +96,7 @@ class FetchKinematics:
         """(6, 7) world-aligned Jacobian of gripper_link w.r.t. the arm joint velocities."""
         jac = pin.getFrameJacobian(self.model, self.data, self.ee_frame,
                                    pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)
-        return jac[:, [j.idx_v for j in self._arm]]
+        return jac[:, self._arm_v]
 
     def ik_down(self, target, q_seed, torso: float, yaw: float = 0.0, tol_m: float = 1e-4,
                 max_iters: int = 100, restarts: bool = True) -> np.ndarray:
@@ -122,15 +126,20 @@ class FetchKinematics:
         )
 
     def _solve(self, target, r_goal, q_seed, torso, tol_m, max_iters):
-        """Damped least squares with joint-limit clipping; returns (q, final (6,) error)."""
-        q = np.clip(np.asarray(q_seed, dtype=np.float64), self._lower, self._upper)
+        """Damped least squares with joint-limit clipping; returns (q, final (6,) error).
+
+        Runs every control step (~3 iterations): written with plain ufuncs and dot products
+        (the same arithmetic as np.clip / np.linalg.norm, without their per-call overhead)."""
+        lower, upper = self._lower, self._upper
+        q = np.minimum(np.maximum(np.asarray(q_seed, dtype=np.float64), lower), upper)
         err = self._ik_error(q, torso, target, r_goal)
         for _ in range(max_iters):
-            if np.linalg.norm(err[:3]) < tol_m and np.linalg.norm(err[3:]) < 1e-3:
+            pos, rot = err[:3], err[3:]
+            if math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3:
                 break
             jac = self._jacobian()  # (6, 7)
-            step = jac.T @ np.linalg.solve(jac @ jac.T + 1e-4 * np.eye(6), err)
-            q = np.clip(q + np.clip(step, -0.3, 0.3), self._lower, self._upper)
+            step = jac.T @ np.linalg.solve(jac @ jac.T + self._damping, err)  # (7,)
+            q = np.minimum(np.maximum(q + np.minimum(np.maximum(step, -0.3), 0.3), lower), upper)
             err = self._ik_error(q, torso, target, r_goal)
         return q, err
 
