@@ -52,6 +52,8 @@ def test_episodes_jsonl_has_one_record_per_episode(eval_run):
         assert 1 <= r["steps"] <= MAX_STEPS
         assert r["seed"] != r["demo_seed"]
         assert r["demo_success"], "the scripted demonstrator should stack 'ab'"
+        assert "0" in r["expert_agreement"]
+        assert all(0.0 <= f <= 1.0 for f in r["expert_agreement"].values())
 
 
 def test_json_output_and_summary(eval_run):
@@ -133,3 +135,54 @@ def test_summary_groups_by_stages_and_skips_missing_demos():
     assert summary["outcomes"][NO_DEMO] == 1
     assert summary["splits"]["test"]["by_stages"] == {"2": 0.5, "4": 0.0}
     assert summary["splits"]["train"]["table"][0]["paper_bc"] == pytest.approx(0.991)
+
+
+class _ScriptedPolicy:
+    """Stands in for an Imitator: the noise-free scripted demonstrator, optionally reversed."""
+
+    def __init__(self, env, sign: float = 1.0):
+        import torch
+
+        self.env, self.sign, self.generator = env, sign, torch.Generator()
+
+    def set_demo(self, demo_obs, stage_ends=None):
+        from oneshot_ros.demonstrator import ScriptedStacker
+
+        self.expert = ScriptedStacker(self.env.task, self.env.config, noise_std=0.0)
+
+    def act(self, obs):
+        env = self.env
+        _, action = self.expert.act(env.gripper_position(), env.gripper_state(),
+                                    env.block_positions())
+        action[:3] *= self.sign
+        return action, {}
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_expert_agreement_per_stage(sign):
+    from oneshot_ros.evaluate import rollout
+    from oneshot_ros.sim.env import StackingEnv
+
+    env = StackingEnv()
+    demo = rollout.conditioning_demo(env, "ab", [1], noise=0.002)
+    env.reset("ab", 2)
+    record = rollout.policy_episode(env, _ScriptedPolicy(env, sign), "ab", 2, demo,
+                                    max_steps=60 if sign < 0 else None)
+    env.close()
+    if sign > 0:  # the expert itself: agrees everywhere, stacks the block
+        assert record["success"]
+        assert record["expert_agreement"] == {"0": 1.0, "1": 1.0}  # 1: the settling steps
+    else:  # every move reversed: only the few standing-still steps agree
+        assert not record["success"] and record["expert_agreement"]["0"] < 0.1
+
+
+def test_agrees_compares_direction_and_gripper():
+    import numpy as np
+
+    from oneshot_ros.evaluate.rollout import agrees
+
+    assert agrees(np.array([0.01, 0, 0, 1]), np.array([0.012, 0.003, 0, 1]))
+    assert not agrees(np.array([0.01, 0, 0, 1]), np.array([0, 0.01, 0, 1]))  # 90 degrees off
+    assert not agrees(np.array([0.01, 0, 0, 1]), np.array([0.01, 0, 0, -1]))  # gripper differs
+    assert agrees(np.array([0.001, 0, 0, -1]), np.array([0, 0, 0, -1]))  # both standing still
+    assert not agrees(np.array([0.001, 0, 0, -1]), np.array([0, 0, 0.01, -1]))

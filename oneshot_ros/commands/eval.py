@@ -150,5 +150,9 @@ def _table(summary: dict, out: Path) -> str:
             lines.append(f"{'':13}{row['stages']:6d}  {row['episodes']:8d}  "
                          f"{_percent(row['success_rate'])}  {_percent(row['demo_success_rate'])}"
                          f"  {_percent(row['paper_bc'])}")
+    agreement = summary.get("expert_agreement") or {}
+    if agreement:  # where the policy leaves the expert (evaluate.rollout.ExpertAgreement)
+        lines.append("agreement with the expert's action, by stages placed: " + ", ".join(
+            f"{k}: {_percent(v)}" for k, v in agreement.items()))
     lines.append(f"wrote {out}/episodes.jsonl, summary.json, fig3.png")
     return "\n".join(lines)

@@ -97,8 +97,19 @@ def summarize(records: list[dict]) -> dict:
         "outcomes": {k: outcomes.get(k, 0) for k in (*OUTCOMES, NO_DEMO)},
         "demo_outcomes": {k: demo_outcomes.get(k, 0) for k in OUTCOMES},
         "mean_stages_placed": _mean([r["n_placed"] for r in evaluated]),
+        "expert_agreement": expert_agreement(evaluated),
         "splits": {s: group for s, group in splits.items() if group["episodes"]},
     }
+
+
+def expert_agreement(records: list[dict]) -> dict[str, float]:
+    """Stages placed -> mean over episodes of the policy's agreement with the expert there
+    (rollout.ExpertAgreement); episodes that never reached a stage count do not enter it."""
+    per_stage: dict[int, list[float]] = {}
+    for r in records:
+        for stage, fraction in r.get("expert_agreement", {}).items():
+            per_stage.setdefault(int(stage), []).append(fraction)
+    return {str(k): _mean(v) for k, v in sorted(per_stage.items())}
 
 
 def _mean(values: list[float]) -> float | None:

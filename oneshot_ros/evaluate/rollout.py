@@ -4,6 +4,11 @@
     record = policy_episode(env, imitator, "ab cd", seed, demo)       # greedy, until success
     record = demonstrator_episode(env, "ab cd", seed, noise=0.002)    # the paper's "Demo" bar
 
+A policy episode also says where the policy left the expert: in every state it visits, the
+noise-free scripted demonstrator's action is computed (it acts from any state, as DAgger's
+labeller) and compared with the policy's; `expert_agreement` gives, per number of stages already
+placed, the fraction of steps on which they agreed (see ExpertAgreement).
+
 Every function resets `env` itself (StackingEnv rebuilds its world on reset, so an episode is a
 function of (world config, task, seed) alone, whatever ran before in the process).
 """
@@ -12,13 +17,56 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+import numpy as np
+
 from oneshot_ros.data.episode import MANIPULATION, Episode
-from oneshot_ros.demonstrator import run_episode
+from oneshot_ros.demonstrator import Scene, ScriptedStacker, run_episode
 
 SETTLE_STEPS = 5  # steps after the goal first holds before judging (as demonstrator.run_episode)
 FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable failure
 
 StepHook = Callable[[object, dict], None]  # (env, attention dict) after every policy step
+
+
+AGREE_COS = np.cos(np.radians(45.0))  # moves within 45 degrees of the expert's agree
+STILL_M = 0.002  # moves shorter than this (m per step) count as standing still
+
+
+class ExpertAgreement:
+    """Per stages-placed count: how often the policy's action agrees with the expert's.
+
+    Agreement on a step: the same gripper command, and moves within 45 degrees of each other
+    (or both shorter than 2 mm). The expert is the noise-free ScriptedStacker, asked in the
+    state the policy is in, so a low number at stage k says the policy lost its way there.
+    """
+
+    def __init__(self, env):
+        self.env = env
+        self.expert = ScriptedStacker(env.task, env.config, noise_std=0.0)
+        self.agreed: dict[int, int] = {}
+        self.steps: dict[int, int] = {}
+
+    def observe(self, action: np.ndarray, n_placed: int) -> None:
+        """`action` (4,) the policy is about to execute in the env's current state."""
+        env = self.env
+        expert = self.expert.expert_action(Scene(env.gripper_position(), env.gripper_state(),
+                                                 env.block_positions()))  # (4,)
+        self.steps[n_placed] = self.steps.get(n_placed, 0) + 1
+        self.agreed[n_placed] = self.agreed.get(n_placed, 0) + agrees(action, expert)
+
+    def fractions(self) -> dict[str, float]:
+        return {str(k): self.agreed[k] / self.steps[k] for k in sorted(self.steps)}
+
+
+def agrees(action: np.ndarray, expert: np.ndarray) -> bool:
+    """Same open/close command and a move in the same direction (ActionLayout order)."""
+    if (action[3] > 0) != (expert[3] > 0):
+        return False
+    a, e = np.asarray(action[:3], float), np.asarray(expert[:3], float)
+    na, ne = np.linalg.norm(a), np.linalg.norm(e)
+    if na < STILL_M or ne < STILL_M:
+        return bool(na < STILL_M and ne < STILL_M)
+    return bool(a @ e >= AGREE_COS * na * ne)
 
 
 class NoDemonstration(RuntimeError):
@@ -47,10 +95,13 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
     imitator.generator.manual_seed(seed)
     imitator.set_demo(demo.obs, demo.stage_ends)
     horizon = max_steps or env.horizon
-    done_at, steps = None, 0
+    agreement = ExpertAgreement(env)
+    done_at, steps, n_placed = None, 0, 0
     for step in range(horizon):
         action, attention = imitator.act(obs)  # (4,), {"temporal": ..., "block": ...}
+        agreement.observe(action, n_placed)
         obs, info = env.step(action)
+        n_placed = info["n_placed"]
         steps = step + 1
         if on_step is not None:
             on_step(env, attention)
@@ -60,7 +111,7 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
             break
         if step % FAILURE_CHECK_STEPS == 0 and env.outcome() == MANIPULATION:
             break  # a block fell off the table: irrecoverable (paper B.4), stop early
-    return _result(env, steps, horizon)
+    return {**_result(env, steps, horizon), "expert_agreement": agreement.fractions()}
 
 
 def demonstrator_episode(env, task: str, seed: int, noise: float) -> dict:
