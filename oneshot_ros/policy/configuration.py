@@ -33,6 +33,11 @@ class PolicyConfig:
     max_step_m: float = ActionLayout.max_step_m  # m per control step, from robot.ActionLayout
     ensemble_size: int = 10  # test-time demo downsamplings averaged (B.3: no gain beyond 10)
     weight_norm: bool = True  # on every Linear/Conv1d (B.1), not on LSTM cells or v vectors
+    # The current state (metres, |x| ~ 0.1) enters the context network's LSTM cells beside
+    # demonstration features of size ~1-5; this factor scales every state-derived LSTM input
+    # (robot state, block xyz, the spatial reads of block xyz). 1 = the paper as written;
+    # bench/context_probe.py measures whether the LSTM output follows the state at all.
+    state_scale: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "dilations", tuple(self.dilations))
@@ -52,6 +57,7 @@ class PolicyConfig:
         ActionLayout(self.max_step_m)  # validates the range with its own message
         _check(all(w >= 1 for w in self.mlp_hidden), f"mlp_hidden={self.mlp_hidden}: widths > 0")
         _check(self.ensemble_size >= 1, f"ensemble_size={self.ensemble_size}: use at least 1")
+        _check(self.state_scale > 0, f"state_scale={self.state_scale}: use a positive factor")
 
     # --- derived sizes (paper.md §3) --------------------------------------------------------
     @property

@@ -107,14 +107,16 @@ class ContextNetwork(nn.Module):
         """
         block_state, gripper = split_obs(obs)  # (N, M, B, 3), (N, M, 2)
         robot_state = gripper.unsqueeze(2).expand_as(block_state[..., :2])  # (N, M, B, 2)
-        state = self.steps[0].lstm(cache.spatial1, cache.temp1, block_state, robot_state, None)
+        # LSTM inputs see the state scaled (config.state_scale); the final read stays in metres
+        lstm_blocks, lstm_robot = (self.config.state_scale * x for x in (block_state, robot_state))
+        state = self.steps[0].lstm(cache.spatial1, cache.temp1, lstm_blocks, lstm_robot, None)
         temporal = [cache.temporal1.expand(-1, obs.shape[1], -1, -1)]
         for step in self.steps[1:]:
             x = F.relu(state[0])  # (N, M, B, D)
             temp, temporal_w = step.temporal_attention(x, cache.h, cache.time_mask,
                                                        cache.block_mask)
             spatial_w = step.spatial_weights(x, temp, cache.block_mask)
-            state = step.lstm(spatial_w, temp, block_state, robot_state, state)
+            state = step.lstm(spatial_w, temp, lstm_blocks, lstm_robot, state)
             temporal.append(temporal_w)
         # final attention: raw LSTM output as context, current block xyz as memory
         read, block_w = self.final(self.final_queries, state[0], block_state, cache.block_mask)

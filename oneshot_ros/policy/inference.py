@@ -79,6 +79,8 @@ class FastPolicy:
         self.spatial = [self._spatial_weights(s) for s in steps]
         self.spatial_v = [2.0 * s.spatial.score.detach()[:, None].clone() for s in steps]
         self.cells = [self._cell_weights(s.cell) for s in steps]
+        for weight, _ in self.cells:  # config.state_scale folded into the state-input rows
+            weight[self._state_columns()] *= config.state_scale
         self.state_weight = self.cells[0][0][self._state_columns()]  # (5+3H, 4D) step-1 rows
         final = model.context_net.final
         self.final_query = 2.0 * final.project_query(model.context_net.final_queries)[..., None, :]
