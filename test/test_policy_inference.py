@@ -41,7 +41,8 @@ def _assert_same(reference, fast, atol: float) -> None:
 
 
 @pytest.mark.parametrize("overrides", [{}, {"variant": "final_state"}, {"weight_norm": False},
-                                       {"n_heads": 1, "lstm_steps": 3}, {"state_scale": 10.0}])
+                                       {"n_heads": 1, "lstm_steps": 3}, {"state_scale": 10.0},
+                                       {"demo_norm": True}])
 def test_fast_path_equals_training_forward_with_masks(overrides):
     """Padded blocks (2, 4, 3) and padded kept steps in one batch; float64 isolates the math."""
     torch.manual_seed(0)

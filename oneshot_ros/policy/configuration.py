@@ -38,6 +38,9 @@ class PolicyConfig:
     # (robot state, block xyz, the spatial reads of block xyz). 1 = the paper as written;
     # bench/context_probe.py measures whether the LSTM output follows the state at all.
     state_scale: float = 1.0
+    # LayerNorm (no parameters) on the demonstration embedding: keeps the demo features that
+    # enter the LSTM cells at unit scale (False = the paper as written; see demo_network.py)
+    demo_norm: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "dilations", tuple(self.dilations))
