@@ -171,8 +171,7 @@ def main():
     args = ap.parse_args()
     print("real-time x: replay = reset + the episodes' recorded actions, untimed inside, best "
           "of 3 (the world alone, as the MuJoCo figure); world = the timed run minus the "
-          "expert's time; "
-          "+expert = with the scripted demonstrator's decisions")
+          "expert's time; +expert = with the scripted demonstrator's decisions")
     print("blocks  stepSimulation/s  control steps/s  real-time x replay  world  +expert  "
           "physics/IK/obs/expert/other %  ok")
     rows = [bench_blocks(n, args.episodes) for n in TASKS]
@@ -190,6 +189,7 @@ def main():
         print("gymnasium-robotics not installed: pip install gymnasium-robotics 'mujoco<3.12'")
     else:
         print_comparison(rows, mujoco)
+
 
 if __name__ == "__main__":
     main()
