@@ -107,12 +107,7 @@ def test_stage_bounds_select_tasks(tmp_path, bounds, kept):
 
     data = tmp_path / "mixed.h5"
     collect(["ab", "abc"], 2, data, workers=1, noise=0.002, progress=False)  # 1 and 2 stages
-    config = tmp_path / "short.yaml"
-    tiny = open(os.path.join(ROOT, TINY)).read().replace("iterations: 200", "iterations: 5")
-    config.write_text(tiny + bounds + "val_fraction: 0.0\n")
-    out = tmp_path / "model"
-    assert main(["train", "--config", str(config), "--data", str(data),
-                 "--out", str(out), "--json"]) == 0
+    out = _train_tiny(data, tmp_path, 5, bounds + "val_fraction: 0.0\n")
     assert checkpoint.load(out)[1]["provenance"]["train_tasks"] == kept
 
 
