@@ -9,7 +9,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
-from oneshot_ros.robot import ALL_JOINTS, ARM_JOINTS, READY_ARM  # noqa: E402
+from oneshot_ros.robot import ALL_JOINTS, ARM_JOINTS, HOME_ARM  # noqa: E402
 
 SIM = {"task": "ab cd", "seed": 7, "real_time": False, "time_scale": 3.0}
 
@@ -39,7 +39,7 @@ def test_arm_moves_when_commanded_and_holds_the_last_target(ros_session):
     states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState)
     arm = ros_session.ros.node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, 10)
     start_sim(ros_session)
-    target = np.array(READY_ARM) + [0.3, 0, 0, 0, 0, 0, 0]  # shoulder pan +0.3 rad
+    target = np.array(HOME_ARM) + [0.3, 0, 0, 0, 0, 0, 0]  # shoulder pan +0.3 rad
     bad = conv.arm_trajectory(target, 0.05)
     bad.points[0].positions[0] = float("nan")
     arm.publish(bad)  # rejected with a log line, the node keeps running
@@ -68,3 +68,15 @@ def test_reset_puts_the_blocks_where_stacking_env_reset_does(ros_session):
     ros_session.wait_steps(2)
     blocks = conv.block_positions(latest(poses, session=ros_session), n_blocks=3)
     np.testing.assert_allclose(blocks, expected, atol=2e-3)
+
+
+def test_without_commands_the_arm_stays_in_the_pose_episodes_start_in(ros_session):
+    """The driver holds StackingEnv's home pose after ~/reset: commanding any other pose
+    swings the arm onto another IK branch before the policy's first step (the imitator then
+    starts from states it never saw in simulation)."""
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState)
+    start_sim(ros_session, seed=0)
+    ros_session.reset(seed=3)
+    ros_session.wait_steps(ros_session.status()["step"] + 40)  # 2 s of sim time
+    q = conv.arm_joint_vector(latest(states, session=ros_session))
+    np.testing.assert_allclose(q, HOME_ARM, atol=0.02)

@@ -12,7 +12,6 @@ outcome, n_placed), ~/save_video (writes the frames kept since the last save to 
 import json
 import sys
 
-import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseArray
 from rclpy.executors import ExternalShutdownException
@@ -31,7 +30,6 @@ from oneshot_ros.nodes.common import (
     reply,
     world_config,
 )
-from oneshot_ros.robot import READY_ARM
 from oneshot_ros.sim.env import StackingEnv
 
 
@@ -77,7 +75,8 @@ class SimDriver(Node):
     def _reset(self) -> None:
         task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
         self.env.reset(task, seed)
-        self.arm_target, self.gripper.gap_m = np.array(READY_ARM), self.env.config.open_gap_m
+        # hold the pose the episode starts in (StackingEnv's home pose) until commands arrive
+        self.arm_target, self.gripper.gap_m = self.env.joint_targets()
         self.get_logger().info(f"reset: task {task!r}, seed {seed}")
 
     def on_arm(self, msg: JointTrajectory) -> None:

@@ -98,6 +98,12 @@ class StackingEnv:
         self._arm_target = arm_q.copy()
         self._gap_target = float(np.clip(gap_m, 0.0, 0.1))
 
+    def joint_targets(self) -> tuple[np.ndarray, float]:
+        """The joint command in force: (7,) arm targets and the finger gap (m). After reset
+        it holds the home pose, which is what a driver must keep commanding until the first
+        command arrives (another pose moves the arm onto another IK branch)."""
+        return self._arm_target.copy(), self._gap_target
+
     def advance(self):
         """Run one control period of physics with the current joint targets."""
         self.scene.arm.command(self._arm_target, self._gap_target)
