@@ -20,8 +20,9 @@ class WorldConfig:
     solver_iterations: int = 50  # fewer collapse tall towers (pybullet_world.md §1)
     # (m/s)^2: an island stops iterating once its largest squared velocity correction of an
     # iteration is below this (1 cm/s), so resting stacks stop early while a grasp or a landing
-    # block still gets all solver_iterations. Bullet's 1e-7 iterates settled towers to the cap:
-    # 1.3x slower, no steadier (bench/tower_stability.py).
+    # block still gets all solver_iterations. Bullet's 1e-7 iterates settled towers to the cap
+    # (~1.2x slower physics); towers stand either way, settling ~1 mm less
+    # (bench/tower_stability.py).
     solver_residual_threshold: float = 1e-4
     max_step_m: float = 0.015  # m per control step, clip of each of dx, dy, dz (0.3 m/s)
     table_height_m: float = 0.72  # table top above base_link origin (the floor)
