@@ -1,7 +1,7 @@
 """The ONE action -> joint command path and the ONE state -> observation path.
 
     q_target = displacement_to_joint_target(kin, q_arm, torso_m, delta, config)   # (7,)
-    command = action_to_command(kin, q_arm, torso_m, action, config)          # arm + gap
+    command = action_to_command(kin, q_arm, torso_m, action, config, blocks=b)  # arm + gap
     obs = observe(kin, q_arm, torso_m, fingers, blocks)                        # (3B+2,)
 
 StackingEnv.step, the scripted-expert node and the imitator node all call these, so an action
@@ -29,13 +29,16 @@ class JointCommand:
 
 
 def displacement_to_joint_target(kin: FetchKinematics, q_arm, torso_m: float, delta,
-                                 config: WorldConfig, gripper=None) -> np.ndarray:
+                                 config: WorldConfig, gripper=None,
+                                 blocks=None) -> np.ndarray:
     """FK of the measured joints + clipped displacement -> workspace clamp -> top-down IK.
 
     q_arm (7,) measured arm joints, delta (3,) gripper_link displacement in base_link (m), each
     axis clipped to config.max_step_m. The IK is seeded at the measured joints so consecutive
     targets stay on one solution branch. Raises IKError for an unreachable target.
     `gripper`: FK(q_arm) when the caller already has it (saves one FK per step).
+    `blocks` (B, 3) block centres: the IK keeps the upper arm and forearm clear of them through
+    the elbow's swivel (FetchKinematics.ik_down obstacles), the gripper's target unchanged.
     """
     q_arm = np.asarray(q_arm, dtype=np.float64)
     delta = np.clip(np.asarray(delta, dtype=np.float64), -config.max_step_m, config.max_step_m)
@@ -43,7 +46,7 @@ def displacement_to_joint_target(kin: FetchKinematics, q_arm, torso_m: float, de
     target = layout.clamp_target(config, gripper + delta)
     # Targets are <= 2.6 cm from the current pose: DLS converges in a few iterations; a failure
     # (unreachable) holds the previous target instead of jumping to another IK branch.
-    return kin.ik_down(target, q_arm, torso_m, max_iters=30, restarts=False)
+    return kin.ik_down(target, q_arm, torso_m, max_iters=30, restarts=False, obstacles=blocks)
 
 
 def grip_to_gap(grip: float, config: WorldConfig) -> float:
@@ -58,15 +61,16 @@ def gap_to_grip(gap_m: float, config: WorldConfig) -> float:
 
 
 def action_to_command(kin: FetchKinematics, q_arm, torso_m: float, action,
-                      config: WorldConfig, gripper=None) -> JointCommand:
+                      config: WorldConfig, gripper=None, blocks=None) -> JointCommand:
     """(dx, dy, dz, grip) -> joint targets + gap; arm_q is None when the IK fails (hold).
 
-    `gripper`: FK(q_arm) position if the caller already computed it."""
+    `gripper`: FK(q_arm) position if the caller already computed it; `blocks` (B, 3): block
+    centres the arm keeps clear of (every caller that sees the blocks passes them)."""
     actions = config.action_layout
     a = actions.validate(action)  # (4,) clipped, grip in {OPEN, CLOSE}
     try:
         arm_q = displacement_to_joint_target(kin, q_arm, torso_m, a[actions.MOVE], config,
-                                             gripper)
+                                             gripper, blocks)
     except IKError:
         arm_q = None
     return JointCommand(arm_q, grip_to_gap(a[actions.GRIP], config))

@@ -43,6 +43,18 @@ RESTART_SEEDS = (
 
 ACCEPT_M = 1e-3  # position residual accepted as reached
 
+# The arm's posture in the null space of the gripper pose (its one redundant degree of freedom,
+# the elbow's swivel about the shoulder-wrist line), nudged every control step (ik_down
+# obstacles=...): clear of obstacles, off the joint limits, else back towards HOME_ARM.
+ARM_AXIS_LINKS = ("upperarm_roll_link", "elbow_flex_link", "forearm_roll_link",
+                  "wrist_flex_link")  # link origins along the arm's axis, shoulder to wrist
+CLEARANCE_M = 0.22  # axis to block centre; contact at ~0.09 (link radius + cube half-diagonal)
+LIMIT_MARGIN_RAD = 0.3  # joints closer than this to a limit are pushed back
+LIMIT_WEIGHT = 0.3  # m of clearance a radian inside the margin is worth
+HOME_WEIGHT = 0.02  # m of clearance a radian away from HOME_ARM is worth
+SWIVEL_GAIN = 8.0  # rad of null-space step per m (of the weighted clearance gradient)
+MAX_SWIVEL_RAD = 0.08  # per call (control step)
+
 
 class IKError(ValueError):
     """IK did not converge: the target is unreachable with the gripper pointing down."""
@@ -56,6 +68,8 @@ class FetchKinematics:
         self.model = pin.buildModelFromUrdf(urdf or urdf_path())
         self.data = self.model.createData()
         self.ee_frame = self.model.getFrameId(EE_LINK)
+        self._axis_frames = [self.model.getFrameId(n) for n in ARM_AXIS_LINKS]
+        self._home = np.array(HOME_ARM)
         self._torso = self._joint(TORSO_JOINT)
         self._arm = [self._joint(n) for n in ARM_JOINTS]
         self._lower = np.array([JOINT_LIMITS[n].lower for n in ARM_JOINTS])
@@ -99,7 +113,8 @@ class FetchKinematics:
         return jac[:, self._arm_v]
 
     def ik_down(self, target, q_seed, torso: float, yaw: float = 0.0, tol_m: float = 1e-4,
-                max_iters: int = 100, restarts: bool = True) -> np.ndarray:
+                max_iters: int = 100, restarts: bool = True, obstacles=None,
+                max_swivel_rad: float = MAX_SWIVEL_RAD) -> np.ndarray:
         """Arm angles placing gripper_link at `target` (base_link, m) pointing straight down.
 
         Damped least squares from `q_seed` (the current arm state keeps solutions continuous),
@@ -107,14 +122,26 @@ class FetchKinematics:
         restarts from fixed seeds. Raises IKError when no seed gets within ACCEPT_M. The control
         loop passes restarts=False: a restart can land on another IK branch, i.e. a sudden swing
         of the whole arm, and costs ~0.1 s; holding the previous target is safer.
+
+        obstacles (N, 3), e.g. the blocks' centres (the control loop passes them): the first
+        iteration also moves the arm by at most max_swivel_rad in the null space of the gripper
+        pose, away from obstacles closer than CLEARANCE_M to the arm's axis (ARM_AXIS_LINKS and
+        the midpoints between them), away from joint limits, and otherwise slowly back towards
+        HOME_ARM. Called every control step, this keeps the upper arm and forearm off standing
+        towers while the gripper goes exactly where it is told (the remaining iterations
+        converge on the target as without it). Without the limit and home terms the swivel
+        parked the shoulder at its limit above tall towers and the IK failed from there on.
         """
         target = np.asarray(target, dtype=np.float64)
         if target.shape != (3,) or not np.all(np.isfinite(target)):
             raise ValueError(f"IK target must be 3 finite numbers (m), got {target}")
         r_goal = down_rotation(yaw)
         best_err = np.inf
+        if obstacles is not None:
+            obstacles = np.asarray(obstacles, dtype=np.float64).reshape(-1, 3)
+        avoid = (obstacles, max_swivel_rad) if obstacles is not None and len(obstacles) else None
         for seed in (q_seed, *RESTART_SEEDS) if restarts else (q_seed,):
-            q, err = self._solve(target, r_goal, seed, torso, tol_m, max_iters)
+            q, err = self._solve(target, r_goal, seed, torso, tol_m, max_iters, avoid)
             pos_err = np.linalg.norm(err[:3])
             if pos_err <= ACCEPT_M and np.linalg.norm(err[3:]) <= 0.01:
                 return q
@@ -125,26 +152,68 @@ class FetchKinematics:
             "(fetch_arm_kinematics.md §8)"
         )
 
-    def _solve(self, target, r_goal, q_seed, torso, tol_m, max_iters):
+    def _solve(self, target, r_goal, q_seed, torso, tol_m, max_iters, avoid=None):
         """Damped least squares with joint-limit clipping; returns (q, final (6,) error).
+        avoid: (obstacles (N, 3), max swivel rad) or None, see ik_down.
 
         Runs every control step (~3 iterations): written with plain ufuncs and dot products
         (the same arithmetic as np.clip / np.linalg.norm, without their per-call overhead)."""
         lower, upper = self._lower, self._upper
         q = np.minimum(np.maximum(np.asarray(q_seed, dtype=np.float64), lower), upper)
         err = self._ik_error(q, torso, target, r_goal)
-        for _ in range(max_iters):
+        for k in range(max_iters):
             pos, rot = err[:3], err[3:]
-            if math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3:
+            if k > 0 and math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3:
                 break
             jac = self._jacobian()  # (6, 7)
-            step = jac.T @ np.linalg.solve(jac @ jac.T + self._damping, err)  # (7,)
+            jjt = jac @ jac.T + self._damping  # (6, 6)
+            step = jac.T @ np.linalg.solve(jjt, err)  # (7,)
+            if k == 0 and avoid is not None:
+                step += self._swivel_away(jac, jjt, *avoid)
+            elif k == 0 and math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3:
+                break  # already there and nothing to avoid: q_seed as before
             q = np.minimum(np.maximum(q + np.minimum(np.maximum(step, -0.3), 0.3), lower), upper)
             err = self._ik_error(q, torso, target, r_goal)
         return q, err
 
+    def _swivel_away(self, jac, jjt, obstacles, max_rad: float) -> np.ndarray:
+        """(7,) joint step raising the posture objective (clearance of the arm's axis from
+        obstacles, distance from joint limits, closeness to HOME_ARM), projected into the null
+        space of the gripper Jacobian (the gripper does not move, to first order), at most
+        max_rad long. Needs the kinematics of the current q (computeJointJacobians +
+        updateFramePlacements, as _ik_error leaves them)."""
+        grad = self._clearance_gradient(obstacles)
+        q = self._q_last
+        grad += HOME_WEIGHT * (self._home - q)
+        grad += LIMIT_WEIGHT * (np.maximum(LIMIT_MARGIN_RAD - (q - self._lower), 0.0)
+                                - np.maximum(LIMIT_MARGIN_RAD - (self._upper - q), 0.0))
+        null = grad - jac.T @ np.linalg.solve(jjt, jac @ grad)  # (7,)
+        step = SWIVEL_GAIN * null
+        norm = math.sqrt(step.dot(step))
+        return step * (max_rad / norm) if norm > max_rad else step
+
+    def _clearance_gradient(self, obstacles) -> np.ndarray:
+        """(7,) gradient (m/rad) of the summed clearance the arm's axis lacks from obstacles
+        (CLEARANCE_M); zeros, without any Jacobian, when every obstacle is clear."""
+        frames = self._axis_frames
+        points = np.array([self.data.oMf[f].translation for f in frames])  # (F, 3)
+        # midpoints: a point on a segment moves with the average of its ends' velocities
+        points = np.concatenate([points, 0.5 * (points[1:] + points[:-1])])  # (P, 3)
+        offsets = points[:, None, :] - obstacles[None, :, :]  # (P, N, 3)
+        dist = np.sqrt(np.einsum("pnk,pnk->pn", offsets, offsets))  # (P, N)
+        missing = np.maximum(CLEARANCE_M - dist, 0.0)  # (P, N) m of clearance missing
+        if not missing.any():
+            return np.zeros(len(self._arm_v))
+        jacs = np.array([pin.getFrameJacobian(self.model, self.data, f,
+                                              pin.ReferenceFrame.LOCAL_WORLD_ALIGNED)[:3]
+                         for f in frames])[:, :, self._arm_v]  # (F, 3, 7)
+        jacs = np.concatenate([jacs, 0.5 * (jacs[1:] + jacs[:-1])])  # (P, 3, 7)
+        away = offsets * (missing / np.maximum(dist, 1e-6))[:, :, None]  # (P, N, 3)
+        return np.einsum("pk,pkj->j", away.sum(axis=1), jacs)
+
     def _ik_error(self, q, torso, target, r_goal) -> np.ndarray:
         """(6,) position error and orientation error (log map), world frame; also runs FK."""
+        self._q_last = q  # the configuration data now holds (for _swivel_away)
         # computeJointJacobians runs the forward pass itself: one kinematics pass, not two
         pin.computeJointJacobians(self.model, self.data, self._pin_q(q, torso))
         pin.updateFramePlacements(self.model, self.data)

@@ -85,3 +85,35 @@ def test_bad_inputs_are_rejected(kin):
         kin.ik_down([np.nan, 0, 1], READY_ARM, TORSO_UP_M)
     with pytest.raises(ValueError, match="7 finite"):
         kin.fk(np.zeros(6), 0.0)
+
+
+def _axis_clearance(kin, q, obstacle) -> float:
+    """Distance (m) from `obstacle` to the nearest origin of the arm-axis links."""
+    from oneshot_ros.kinematics import ARM_AXIS_LINKS
+
+    kin.fk(q, TORSO_UP_M)  # updates kin.data's frames
+    points = [kin.data.oMf[kin.model.getFrameId(n)].translation for n in ARM_AXIS_LINKS]
+    return min(float(np.linalg.norm(p - obstacle)) for p in points)
+
+
+def test_ik_swivels_the_arm_off_an_obstacle_and_keeps_the_gripper_on_target(kin):
+    """A block right under the elbow (the top of a tall tower beside the grasp): the control
+    loop's repeated IK calls move the elbow away while the gripper holds its pose."""
+    from oneshot_ros.robot import HOME_ARM
+
+    q = np.array(HOME_ARM)
+    gripper, _ = kin.fk(q, TORSO_UP_M)
+    kin.fk(q, TORSO_UP_M)
+    elbow = kin.data.oMf[kin.model.getFrameId("elbow_flex_link")].translation.copy()
+    obstacle = elbow - [0.0, 0.0, 0.08]  # a cube centre 8 cm below the elbow: touching
+    before = _axis_clearance(kin, q, obstacle)
+    for _ in range(40):  # 2 s of control steps with the same gripper target
+        q = kin.ik_down(gripper, q, TORSO_UP_M, max_iters=30, restarts=False,
+                        obstacles=[obstacle])
+        pos, rot = kin.fk(q, TORSO_UP_M)
+        assert np.linalg.norm(pos - gripper) < 1e-3  # the gripper does not move
+        assert rot[:, 0] @ np.array([0, 0, -1.0]) > np.cos(np.radians(1))
+    assert _axis_clearance(kin, q, obstacle) > before + 0.05
+    for name, value in zip(ARM_JOINTS, q, strict=True):
+        assert JOINT_LIMITS[name].lower - 1e-9 <= value <= JOINT_LIMITS[name].upper + 1e-9
+

@@ -92,7 +92,7 @@ class DemoRecorder(Node):
         if action is None or state.blocks is None or state.stale_reason():
             return
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
-                                            self.config)
+                                            self.config, blocks=state.blocks)
         self.commands.send(command, state.q_arm)
 
     def start_episode(self, request, response):

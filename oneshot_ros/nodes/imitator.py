@@ -117,7 +117,7 @@ class ImitatorNode(Node):
             return
         action, attention = self.policy.act(state.observation())
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
-                                            self.config)
+                                            self.config, blocks=state.blocks)
         self.commands.send(command, state.q_arm)
         if self.latency is not None:
             self.latency.publish(Float64(data=time.perf_counter() - state.received_s))

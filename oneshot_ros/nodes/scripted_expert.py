@@ -57,7 +57,7 @@ class ScriptedExpert(Node):
             return
         action, _ = self.expert.act(state.gripper_position(), state.fingers, state.blocks)
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
-                                            self.config)
+                                            self.config, blocks=state.blocks)
         self.commands.send(command, state.q_arm)
 
 

@@ -80,7 +80,8 @@ class StackingEnv:
         """Apply one control step; returns (obs, info). Bad actions raise ValueError."""
         self._require_task()
         command = control.action_to_command(self.kin, self._arm_q(), self._torso(), action,
-                                            self.config, gripper=self.gripper_position())
+                                            self.config, gripper=self.gripper_position(),
+                                            blocks=self._block_poses()[0])
         info = {"ik_failed": command.arm_q is None}
         if command.arm_q is not None:  # IK failed: hold the previous joint target
             self._arm_target = command.arm_q
