@@ -70,6 +70,7 @@ class FetchKinematics:
         self.ee_frame = self.model.getFrameId(EE_LINK)
         self._axis_frames = [self.model.getFrameId(n) for n in ARM_AXIS_LINKS]
         self._home = np.array(HOME_ARM)
+        self._q_last = self._home.copy()  # the arm angles self.data was last computed at
         self._torso = self._joint(TORSO_JOINT)
         self._arm = [self._joint(n) for n in ARM_JOINTS]
         self._lower = np.array([JOINT_LIMITS[n].lower for n in ARM_JOINTS])
