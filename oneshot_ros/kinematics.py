@@ -70,7 +70,6 @@ class FetchKinematics:
         self.ee_frame = self.model.getFrameId(EE_LINK)
         self._axis_frames = [self.model.getFrameId(n) for n in ARM_AXIS_LINKS]
         self._home = np.array(HOME_ARM)
-        self._q_last = self._home.copy()  # the arm angles self.data was last computed at
         self._torso = self._joint(TORSO_JOINT)
         self._arm = [self._joint(n) for n in ARM_JOINTS]
         self._lower = np.array([JOINT_LIMITS[n].lower for n in ARM_JOINTS])
@@ -164,27 +163,25 @@ class FetchKinematics:
         err = self._ik_error(q, torso, target, r_goal)
         for k in range(max_iters):
             pos, rot = err[:3], err[3:]
-            if k > 0 and math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3:
+            reached = math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3
+            if reached and (k > 0 or avoid is None):  # with obstacles, always one swivel step
                 break
             jac = self._jacobian()  # (6, 7)
             jjt = jac @ jac.T + self._damping  # (6, 6)
             step = jac.T @ np.linalg.solve(jjt, err)  # (7,)
             if k == 0 and avoid is not None:
-                step += self._swivel_away(jac, jjt, *avoid)
-            elif k == 0 and math.sqrt(pos.dot(pos)) < tol_m and math.sqrt(rot.dot(rot)) < 1e-3:
-                break  # already there and nothing to avoid: q_seed as before
+                step += self._swivel_away(q, jac, jjt, *avoid)
             q = np.minimum(np.maximum(q + np.minimum(np.maximum(step, -0.3), 0.3), lower), upper)
             err = self._ik_error(q, torso, target, r_goal)
         return q, err
 
-    def _swivel_away(self, jac, jjt, obstacles, max_rad: float) -> np.ndarray:
+    def _swivel_away(self, q, jac, jjt, obstacles, max_rad: float) -> np.ndarray:
         """(7,) joint step raising the posture objective (clearance of the arm's axis from
         obstacles, distance from joint limits, closeness to HOME_ARM), projected into the null
         space of the gripper Jacobian (the gripper does not move, to first order), at most
-        max_rad long. Needs the kinematics of the current q (computeJointJacobians +
-        updateFramePlacements, as _ik_error leaves them)."""
+        max_rad long. Needs the kinematics of q (computeJointJacobians +
+        updateFramePlacements, as _ik_error(q) leaves them)."""
         grad = self._clearance_gradient(obstacles)
-        q = self._q_last
         grad += HOME_WEIGHT * (self._home - q)
         grad += LIMIT_WEIGHT * (np.maximum(LIMIT_MARGIN_RAD - (q - self._lower), 0.0)
                                 - np.maximum(LIMIT_MARGIN_RAD - (self._upper - q), 0.0))
@@ -214,7 +211,6 @@ class FetchKinematics:
 
     def _ik_error(self, q, torso, target, r_goal) -> np.ndarray:
         """(6,) position error and orientation error (log map), world frame; also runs FK."""
-        self._q_last = q  # the configuration data now holds (for _swivel_away)
         # computeJointJacobians runs the forward pass itself: one kinematics pass, not two
         pin.computeJointJacobians(self.model, self.data, self._pin_q(q, torso))
         pin.updateFramePlacements(self.model, self.data)

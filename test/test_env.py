@@ -183,15 +183,12 @@ def test_config_world_yaml_spells_out_the_defaults():
     import dataclasses
     from pathlib import Path
 
+    import yaml
+
     from oneshot_ros.config import load_yaml
     from oneshot_ros.sim.config import WorldConfig
 
     path = Path(__file__).resolve().parents[1] / "config" / "world.yaml"
     assert load_yaml(WorldConfig, path) == WorldConfig()
-    assert set(yaml_keys(path)) == {f.name for f in dataclasses.fields(WorldConfig)}
-
-
-def yaml_keys(path):
-    import yaml
-
-    return yaml.safe_load(path.read_text()).keys()
+    keys = set(yaml.safe_load(path.read_text()))
+    assert keys == {f.name for f in dataclasses.fields(WorldConfig)}
