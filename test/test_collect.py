@@ -4,6 +4,12 @@ plus one small real run (StackingEnv + scripted demonstrator) through collect, i
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +21,7 @@ from oneshot_ros.data.storage import DemoReader
 
 TASKS = ["ab", "abc d", "a b c"]
 WORLD = {"control_hz": 10.0}
+TEST_DIR = Path(__file__).parent
 
 
 def _collect(out, n=4, **kwargs):
@@ -131,3 +138,44 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "not an HDF5 file" in capsys.readouterr().err
     assert main(["collect", "--task", "ab", "--out", str(tmp_path / "x.txt")]) == 2
     assert "use a .h5 file name" in capsys.readouterr().err
+
+
+# --- two collect runs on the same new --out, in two real processes ---------------------------
+RACER = textwrap.dedent("""
+    import sys, time
+    from synthetic import synthetic_episode
+    from oneshot_ros.data.collect import collect
+    out, task, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    time.sleep(max(0.0, start_at - time.time()))  # both processes create the file together
+    report = collect([task], 3, out, world_config=WORLD, producer=synthetic_episode, noise=0.1,
+                     progress=False)
+    print(report.written, flush=True)
+""").replace("WORLD", repr(WORLD))
+
+
+def _race(out, tasks) -> list[tuple[str, subprocess.CompletedProcess]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TEST_DIR), *sys.path])}
+    start_at = str(time.time() + 2.0)  # after both interpreters have imported everything
+    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(out), task, start_at],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             for task in tasks]
+    return [(task, subprocess.CompletedProcess(p.args, p.wait(), *p.communicate()))
+            for task, p in zip(tasks, procs, strict=True)]
+
+
+def test_two_runs_on_one_new_out_lose_nothing(tmp_path):
+    """Each run either refuses (the file is busy) or has all it reports in the file."""
+    for trial in range(4):
+        out = tmp_path / f"race{trial}.h5"
+        results = _race(out, ["ab", "abc"])
+        with DemoReader(out) as reader:
+            stored = {task: len(ix) for task, ix in reader.tasks.items()}
+        succeeded = 0
+        for task, done in results:
+            if done.returncode == 0:
+                succeeded += 1
+                assert stored.get(task, 0) == int(done.stdout) == 3, (task, stored, results)
+            else:
+                assert "another running process" in done.stderr, done.stderr
+                assert task not in stored
+        assert succeeded >= 1

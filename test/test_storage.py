@@ -183,3 +183,86 @@ def test_sigkill_inside_a_commit_is_finished_on_next_open(tmp_path):
     assert journal.journal_path(path).exists()  # committed but not yet copied into the file
     _check_all_readable(path, 0)  # opening replays the journal: demo 0 is there
     assert not journal.journal_path(path).exists()
+
+
+# --- validation on read: damaged demonstrations are refused, naming the demo ----------------
+def _edit_demo(path, edit) -> None:
+    with h5py.File(path, "a") as h5:
+        edit(h5["data"], h5["data/demo_1"])
+
+
+def _replace(group, key, value) -> None:
+    del group[key]
+    group[key] = value
+
+
+ARRAY_DAMAGE = {  # name -> (edit of demo_1, message)
+    "nan obs": (lambda d, g: _replace(g, "obs", np.where(np.arange(20)[:, None] == 3, np.nan,
+                                                         g["obs"][()]).astype(np.float32)),
+                "demo_1.*obs holds NaN or inf \\(first at step 3\\)"),
+    "inf expert action": (lambda d, g: _replace(g, "expert_actions", np.full((20, 4), np.inf,
+                                                                               np.float32)),
+                          "demo_1.*expert_actions holds NaN or inf"),
+    "integer obs": (lambda d, g: _replace(g, "obs", g["obs"][()].astype(np.int64)),
+                    "demo_1.*obs has dtype int64"),
+    "obs of another width": (lambda d, g: _replace(g, "obs", np.zeros((20, 11), np.float32)),
+                             "demo_1.*task 'abc d e' needs \\(20, 17\\)"),
+    "no obs": (lambda d, g: g.__delitem__("obs"), "demo_1.*lacks the array\\(s\\) \\['obs'\\]"),
+}
+
+
+@pytest.mark.parametrize("damage", ARRAY_DAMAGE)
+def test_damaged_arrays_are_refused_naming_the_demo(tmp_path, damage):
+    path = tmp_path / "demos.h5"
+    _write(path, [0, 8, 2], task="abc d e")  # demo_1: seed 8, 20 steps
+    edit, message = ARRAY_DAMAGE[damage]
+    _edit_demo(path, edit)
+    with DemoReader(path) as reader:
+        reader[0]  # the others stay readable
+        with pytest.raises(DemoFormatError, match=message):
+            reader[1]
+
+
+FILE_DAMAGE = {  # name -> (edit, message); refused when the file is opened
+    "n_demos beyond the groups": (lambda d, g: d.attrs.__setitem__("n_demos", 5),
+                                  "n_demos=5 but demo_3 is missing"),
+    "n_demos below the groups": (lambda d, g: d.attrs.__setitem__("n_demos", 0),
+                                 "n_demos=0 but demo_0 lies beyond"),
+    "n_demos not a count": (lambda d, g: d.attrs.__setitem__("n_demos", -2),
+                            "n_demos=-2 is not a count"),
+    "no stage_ends": (lambda d, g: g.attrs.__delitem__("stage_ends"),
+                      "demo_1.*lacks the attribute\\(s\\) \\['stage_ends'\\]"),
+    "bad task": (lambda d, g: g.attrs.__setitem__("task", "zz"), "demo_1.*unknown block"),
+    "no world_config": (lambda d, g: d.file.attrs.__delitem__("world_config"),
+                        "lacks its 'world_config' attribute"),
+}
+
+
+@pytest.mark.parametrize("damage", FILE_DAMAGE)
+def test_damaged_files_are_refused_by_reader_and_writer(tmp_path, damage):
+    path = tmp_path / "demos.h5"
+    _write(path, range(3))
+    edit, message = FILE_DAMAGE[damage]
+    _edit_demo(path, edit)
+    with pytest.raises(DemoFormatError, match=message):
+        DemoReader(path)
+    with pytest.raises(DemoFormatError, match=message):
+        DemoWriter(path, WORLD)  # a resumed collection refuses it too
+
+
+def test_writer_refuses_non_finite_episodes(tmp_path):
+    episode = synthetic_episode("ab cd", 0, 0.1)
+    episode.obs[4, 2] = np.nan
+    with DemoWriter(tmp_path / "demos.h5", WORLD) as writer:
+        with pytest.raises(ValueError, match="obs holds NaN or inf \\(first at step 4\\)"):
+            writer.append(episode)
+        assert len(writer) == 0
+
+
+def test_out_of_range_index_is_an_index_error_that_names_the_range(tmp_path):
+    _write(tmp_path / "demos.h5", range(3))
+    with DemoReader(tmp_path / "demos.h5") as reader:
+        for index in (3, -4):
+            with pytest.raises(IndexError, match=f"demonstration {index} out of range.*0..2"):
+                reader[index]
+        assert len(list(reader)) == 3  # iteration still stops at the end

@@ -26,13 +26,11 @@ import struct
 import zlib
 from pathlib import Path
 
+from oneshot_ros.errors import FileBusyError, FileFormatError
+
 PAGE_BYTES = 4096
 _MAGIC = b"OSRJ1\n"
 _PAGE_HEADER = struct.Struct("<QI")  # page index, bytes in the page
-
-
-class FileBusyError(ValueError):
-    """Another live process is writing the file."""
 
 
 def journal_path(path: str | Path) -> Path:
@@ -79,7 +77,7 @@ def _read_journal(journal: Path) -> list[tuple[int, bytes]]:
     blob = journal.read_bytes()
     body, crc = blob[:-4], blob[-4:]
     if not body.startswith(_MAGIC) or zlib.crc32(body).to_bytes(4, "little") != crc:
-        raise ValueError(
+        raise FileFormatError(
             f"{journal} is damaged (bad checksum); the file next to it may be inconsistent: "
             "restore a copy or re-collect it"
         )

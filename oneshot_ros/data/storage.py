@@ -38,7 +38,9 @@ import numpy as np
 from oneshot_ros import __version__
 from oneshot_ros.data import journal
 from oneshot_ros.data.episode import Episode
+from oneshot_ros.errors import FileFormatError, InputError, OutOfRangeError
 from oneshot_ros.robot import MIN_BLOCKS, ActionLayout, ObsLayout
+from oneshot_ros.tasks import TaskError, parse_task
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,11 @@ FORMAT_VERSION = 1
 DATA = "data"
 N_DEMOS = "n_demos"
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+ARRAYS = ("obs", "actions", "expert_actions")
+REQUIRED_ATTRS = ("task", "seed", "noise", "success", "outcome", "stage_ends", "source")
 
 
-class DemoFormatError(ValueError):
+class DemoFormatError(FileFormatError):
     """A file that is not, or no longer, a readable demonstration file; says what to do."""
 
 
@@ -119,14 +123,42 @@ def check_file(h5: h5py.File, path: Path) -> None:
     _check_layouts(h5, path)
     if DATA not in h5 or N_DEMOS not in h5[DATA].attrs:
         raise DemoFormatError(f"{path} lacks /{DATA} or its {N_DEMOS}: damaged; re-collect it")
+    _check_demo_count(h5[DATA], path)
+
+
+def _check_demo_count(data: h5py.Group, path: Path) -> None:
+    """n_demos must be a count whose groups demo_0 .. demo_{n-1}, and no others, exist."""
+    n_demos = data.attrs[N_DEMOS]
+    if np.ndim(n_demos) != 0 or not np.issubdtype(np.asarray(n_demos).dtype, np.integer) \
+            or n_demos < 0:
+        raise DemoFormatError(f"{path}: /{DATA} {N_DEMOS}={n_demos} is not a count of "
+                              "demonstrations: damaged; re-collect it")
+    stored = {int(name[5:]) for name in data if name.startswith("demo_") and name[5:].isdigit()}
+    missing = sorted(set(range(int(n_demos))) - stored)
+    extra = sorted(k for k in stored if k >= n_demos)
+    if missing or extra:
+        problem = (f"demo_{missing[0]} is missing" if missing
+                   else f"demo_{extra[0]} lies beyond them")
+        raise DemoFormatError(f"{path}: /{DATA} {N_DEMOS}={int(n_demos)} but {problem} "
+                              f"({len(stored)} demo groups stored): damaged; re-collect it")
+
+
+def _json_attr(h5: h5py.File, key: str, path: Path):
+    if key not in h5.attrs:
+        raise DemoFormatError(f"{path} lacks its {key!r} attribute: damaged; re-collect it")
+    try:
+        return json.loads(h5.attrs[key])
+    except (TypeError, ValueError):
+        raise DemoFormatError(f"{path}: its {key!r} attribute is not valid JSON: damaged; "
+                              "re-collect it") from None
 
 
 def _check_layouts(h5: h5py.File, path: Path) -> None:
-    world = json.loads(h5.attrs["world_config"])
+    world = world_config_of(h5, path)
     expected = {"obs_layout": obs_layout_description(),
                 "action_layout": action_layout_description(world)}
     for key, want in expected.items():
-        stored = json.loads(h5.attrs.get(key, "null"))
+        stored = _json_attr(h5, key, path)
         if stored != want:
             raise DemoFormatError(
                 f"{path}: {key} {stored} differs from this oneshot_ros's {want}; the data "
@@ -134,24 +166,63 @@ def _check_layouts(h5: h5py.File, path: Path) -> None:
             )
 
 
-def world_config_of(h5: h5py.File) -> dict:
-    return json.loads(h5.attrs["world_config"])
+def world_config_of(h5: h5py.File, path: Path) -> dict:
+    world = _json_attr(h5, "world_config", path)
+    if not isinstance(world, dict):
+        raise DemoFormatError(f"{path}: its world_config is not a mapping: damaged; re-collect it")
+    return world
+
+
+# --- checking one demonstration --------------------------------------------------------------
+def check_demo_arrays(where: str, task: str, arrays: dict[str, np.ndarray]) -> None:
+    """Raise DemoFormatError unless the arrays are float32, finite and as wide as the layout.
+
+    Vectorised, once per demonstration: a single NaN would otherwise train NaN weights silently.
+    """
+    length = len(arrays["obs"])
+    want = {"obs": (length, ObsLayout(parse_task(task).n_blocks).dim),
+            "actions": (length, ActionLayout.DIM), "expert_actions": (length, ActionLayout.DIM)}
+    if length < 1:
+        raise DemoFormatError(f"{where}: no steps stored; re-collect it")
+    for key, shape in want.items():
+        array = arrays[key]
+        if array.dtype != np.float32:
+            raise DemoFormatError(f"{where}: {key} has dtype {array.dtype}, the format stores "
+                                  "float32; re-collect it with `oneshot-ros collect`")
+        if array.shape != shape:
+            raise DemoFormatError(f"{where}: {key} has shape {array.shape}, task {task!r} needs "
+                                  f"{shape}; re-collect it")
+        finite = np.isfinite(array).all(axis=1)
+        if not finite.all():
+            raise DemoFormatError(f"{where}: {key} holds NaN or inf (first at step "
+                                  f"{int(np.argmin(finite))}); re-collect it")
 
 
 # --- writing ---------------------------------------------------------------------------------
-def _create(path: Path, world_config: dict) -> None:
-    """Create an empty demonstration file atomically (temporary file + rename)."""
+def _create(path: Path, world_config: dict) -> bool:
+    """Create an empty demonstration file unless `path` exists; True if this call created it.
+
+    Written to a temporary file, then hard-linked into place: the link is atomic and fails when
+    another process created `path` meanwhile (a rename would silently replace that process's
+    file while it writes to it, losing its demonstrations).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with h5py.File(tmp, "w") as h5:
-        h5.attrs.update({
-            "format": FORMAT, "format_version": FORMAT_VERSION, "package_version": __version__,
-            "world_config": _dumps(world_config),
-            "obs_layout": _dumps(obs_layout_description()),
-            "action_layout": _dumps(action_layout_description(world_config)),
-        })
-        h5.create_group(DATA).attrs[N_DEMOS] = 0
-    os.replace(tmp, path)
+    try:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs.update({
+                "format": FORMAT, "format_version": FORMAT_VERSION,
+                "package_version": __version__, "world_config": _dumps(world_config),
+                "obs_layout": _dumps(obs_layout_description()),
+                "action_layout": _dumps(action_layout_description(world_config)),
+            })
+            h5.create_group(DATA).attrs[N_DEMOS] = 0
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class DemoWriter:
@@ -162,16 +233,15 @@ class DemoWriter:
         self.path = Path(path)
         self.world_config = json.loads(_dumps(world_config))  # JSON-able, normalised
         self.compression = compression
-        if not self.path.exists():
-            _create(self.path, self.world_config)
-        else:
+        if self.path.exists() or not _create(self.path, self.world_config):
             with _open_h5(self.path) as h5:
                 check_file(h5, self.path)
-                self._check_world(world_config_of(h5))
+                self._check_world(world_config_of(h5, self.path))
         self._io = journal.JournaledFile(self.path, fsync=fsync)
         self._h5 = h5py.File(self._io, "a")
         self._data = self._h5[DATA]
-        existing = [self._data[demo_name(k)].attrs for k in range(len(self))]
+        existing = [_checked_attrs(self._data[demo_name(k)], f"{self.path} {demo_name(k)}")
+                    for k in range(len(self))]
         self._keys = {_key(attrs) for attrs in existing}
         self._noise = {float(attrs["noise"]) for attrs in existing}
 
@@ -199,6 +269,11 @@ class DemoWriter:
         """Write one episode and commit it; returns its index in this file."""
         index = len(self)
         try:
+            check_demo_arrays(f"episode ({episode.task!r}, seed {episode.seed})", episode.task,
+                              {key: getattr(episode, key) for key in ARRAYS})
+        except DemoFormatError as err:
+            raise InputError(f"{err}; not written to {self.path}") from None
+        try:
             self._write_group(demo_name(index), episode, attempts)
         except BaseException:
             if demo_name(index) in self._data:  # never leave a half-written group behind
@@ -213,7 +288,7 @@ class DemoWriter:
 
     def _write_group(self, name: str, episode: Episode, attempts: int) -> None:
         group = self._data.create_group(name)
-        for key in ("obs", "actions", "expert_actions"):
+        for key in ARRAYS:
             group.create_dataset(key, data=getattr(episode, key), compression=self.compression,
                                  shuffle=self.compression is not None)
         group.attrs.update(_episode_attrs(episode, attempts))
@@ -245,6 +320,19 @@ def _key(attrs) -> tuple[str, int]:
     return str(attrs["task"]), int(attrs["seed"])
 
 
+def _checked_attrs(group: h5py.Group, where: str) -> dict:
+    """The demonstration's attributes, with every required one present and a valid task."""
+    attrs = dict(group.attrs)
+    missing = [key for key in REQUIRED_ATTRS if key not in attrs]
+    if missing:
+        raise DemoFormatError(f"{where} lacks the attribute(s) {missing}: damaged; re-collect it")
+    try:
+        attrs["task"] = parse_task(str(attrs["task"])).string
+    except TaskError as err:
+        raise DemoFormatError(f"{where}: {err}") from None
+    return attrs
+
+
 # --- reading ---------------------------------------------------------------------------------
 def shard_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     """A file, several files, or directories of *.h5 shards -> sorted list of files."""
@@ -259,7 +347,7 @@ def shard_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
         else:
             files.append(item)
     if not files:
-        raise ValueError("no demonstration files given")
+        raise InputError("no demonstration files given")
     return files
 
 
@@ -288,7 +376,7 @@ class DemoReader:
         h5 = _open_h5(path)
         self._files.append(h5)
         check_file(h5, path)
-        world = world_config_of(h5)
+        world = world_config_of(h5, path)
         if number == 0:
             self.world_config = world
         elif world != self.world_config:
@@ -308,12 +396,17 @@ class DemoReader:
 
     def _group(self, index: int) -> h5py.Group:
         if not -len(self) <= index < len(self):
-            raise IndexError(f"demonstration {index} out of range: there are {len(self)}")
+            raise OutOfRangeError(f"demonstration {index} out of range: there are {len(self)} "
+                                  f"(indices 0..{len(self) - 1}, or -{len(self)}..-1)")
         number, name = self._index[index]
         return self._files[number][DATA][name]
 
+    def _where(self, index: int) -> str:
+        number, name = self._index[index]
+        return f"{self.paths[number]} {name} (demonstration {index % len(self)})"
+
     def _attrs(self, index: int) -> dict:
-        attrs = dict(self._group(index).attrs)
+        attrs = _checked_attrs(self._group(index), self._where(index))
         attrs["stage_ends"] = [int(s) for s in attrs["stage_ends"]]
         for key in ("seed", "length", "n_blocks", "attempts"):
             attrs[key] = int(attrs.get(key, -1))
@@ -324,14 +417,24 @@ class DemoReader:
         return dict(self._meta[index])
 
     def __getitem__(self, index: int) -> Episode:
-        group, meta = self._group(index), self._meta[index]
+        arrays, meta = self._arrays(index), self._meta[index]
         return Episode(
             task=meta["task"], seed=meta["seed"], noise=float(meta["noise"]),
-            obs=group["obs"][()], actions=group["actions"][()],
-            expert_actions=group["expert_actions"][()], success=bool(meta["success"]),
+            obs=arrays["obs"], actions=arrays["actions"],
+            expert_actions=arrays["expert_actions"], success=bool(meta["success"]),
             outcome=str(meta["outcome"]), stage_ends=meta["stage_ends"],
             source=str(meta["source"]),
         )
+
+    def _arrays(self, index: int) -> dict[str, np.ndarray]:
+        """The demonstration's arrays, refused unless check_demo_arrays accepts them."""
+        group, where = self._group(index), self._where(index)
+        missing = [key for key in ARRAYS if key not in group]
+        if missing:
+            raise DemoFormatError(f"{where} lacks the array(s) {missing}: damaged; re-collect it")
+        arrays = {key: group[key][()] for key in ARRAYS}
+        check_demo_arrays(where, self._meta[index]["task"], arrays)
+        return arrays
 
     def keys(self) -> set[tuple[str, int]]:
         return {(m["task"], m["seed"]) for m in self._meta}
