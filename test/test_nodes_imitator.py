@@ -9,49 +9,13 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
-from geometry_msgs.msg import PoseArray  # noqa: E402
-from sensor_msgs.msg import JointState  # noqa: E402
-from std_msgs.msg import Float64MultiArray  # noqa: E402
+from fake_robot import NAN_JOINTS, PERIOD_S, FakeRobot  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
-from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
-from oneshot_ros.robot import (  # noqa: E402
-    ARM_JOINTS,
-    FINGER_JOINTS,
-    JOINT_LIMITS,
-    READY_ARM,
-    TORSO_JOINT,
-    TORSO_UP_M,
-)
+from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS, READY_ARM  # noqa: E402
 
-PERIOD_S = 0.05
 MAX_VELOCITY = 1.5
-JOINTS = {TORSO_JOINT: TORSO_UP_M, **dict(zip(ARM_JOINTS, READY_ARM, strict=True)),
-          **dict.fromkeys(FINGER_JOINTS, 0.04), "head_pan_joint": 0.0}  # an extra joint
-BLOCKS = np.array([[0.6, 0.1, 0.745], [0.55, -0.15, 0.745]])
-
-
-class FakeRobot:
-    """The test process plays the robot: joint states and block poses with advancing stamps."""
-
-    def __init__(self, session):
-        node, self.session, self.t = session.ros.node, session, 0.0
-        self.joints = node.create_publisher(JointState, conv.JOINT_STATES_TOPIC, 10)
-        self.poses = node.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, 10)
-        self.arm = session.ros.collect(conv.ARM_COMMAND_TOPIC, JointTrajectory)
-        self.gripper = session.ros.collect(conv.GRIPPER_COMMAND_TOPIC, Float64MultiArray)
-
-    def run(self, seconds: float, blocks: bool = True, joints: dict = JOINTS) -> None:
-        for _ in range(int(seconds / PERIOD_S)):
-            self.t += PERIOD_S
-            stamp = conv.duration(self.t)
-            if blocks:
-                self.poses.publish(conv.pose_array(BLOCKS))
-            msg = conv.joint_state(joints)
-            msg.header.stamp.sec, msg.header.stamp.nanosec = stamp.sec, stamp.nanosec
-            self.joints.publish(msg)
-            self.session.ros.spin_for(PERIOD_S)
 
 
 def start_imitator(session, model, demo_file):
@@ -79,13 +43,13 @@ def test_commands_only_after_activation_within_limits_and_stale_inputs_hold(
         for name, value in zip(ARM_JOINTS, q, strict=True):
             assert JOINT_LIMITS[name].lower <= value <= JOINT_LIMITS[name].upper
     assert all(0.0 <= m.data[0] <= 0.1 for _, m in robot.gripper)
-    robot.run(1.5, blocks=False)  # /block_poses stops: after stale_timeout_s (0.5 s), hold
+    robot.run(1.5, blocks=None)  # /block_poses stops: after stale_timeout_s (0.5 s), hold
     n_arm = len(robot.arm)
-    robot.run(1.0, blocks=False)
+    robot.run(1.0, blocks=None)
     assert len(robot.arm) == n_arm
     log = ros_session.nodes.log("imitator")
     assert log.count("no /block_poses for") == 1  # logged once, not every step
-    robot.run(0.5, joints={**JOINTS, ARM_JOINTS[0]: float("nan")})
+    robot.run(0.5, joints=NAN_JOINTS)
     assert "/joint_states rejected" in ros_session.nodes.log("imitator")
     ros_session.nodes.check_alive()
 
@@ -124,3 +88,129 @@ def test_ros_demo_without_a_model_fails_with_one_clear_line(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "oneshot-ros train" in result.stderr
+
+
+def activate(session) -> None:
+    ok, message = session.ros.set_bool("/imitator/activate", True)
+    assert ok, message
+
+
+def test_a_rejected_state_and_a_stale_gap_in_either_order_keep_the_imitator_up(
+        ros_session, tiny_model, ab_demo_file):
+    """rclpy (Kilted) raised from the deprecated `warn` once a throttled and an unthrottled
+    warning had both been logged: one NaN /joint_states and a 0.5 s gap ended the node."""
+    robot = start_imitator(ros_session, tiny_model, ab_demo_file)
+    robot.run(0.5)
+    activate(ros_session)
+    robot.run(0.3, joints=NAN_JOINTS)  # rejected (throttled warning) ...
+    robot.pause(1.0)  # ... then stale (a warning logged once)
+    robot.run(0.5)
+    robot.pause(1.0)  # and the other way round
+    robot.run(0.3, joints=NAN_JOINTS)
+    robot.run(0.5)
+    ros_session.nodes.check_alive()
+    n_arm = len(robot.arm)
+    robot.run(0.5)
+    assert len(robot.arm) > n_arm  # still commanding
+    log = ros_session.nodes.log("imitator")
+    assert "/joint_states rejected" in log and log.count("no /joint_states for") == 2
+
+
+def broken_model(model, tmp_path):
+    """A copy of `model` whose config.json has "policy": null."""
+    import json
+    import shutil
+
+    broken = shutil.copytree(model, tmp_path / "policy_null")
+    meta = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**meta, "policy": None}))
+    return broken
+
+
+def broken_demo_file(demo_file, path, edit):
+    """A copy of `demo_file` changed by edit(h5py.File)."""
+    import shutil
+
+    import h5py
+
+    shutil.copy(demo_file, path)
+    with h5py.File(path, "a") as h5:
+        edit(h5)
+    return path
+
+
+def test_broken_files_set_at_runtime_give_one_error_line_each_and_the_node_stays_up(
+        ros_session, tiny_model, ab_demo_file, tmp_path):
+    no_obs = broken_demo_file(ab_demo_file, tmp_path / "no_obs.h5",
+                              lambda h5: h5["data/demo_0"].pop("obs"))
+    too_many = broken_demo_file(ab_demo_file, tmp_path / "too_many.h5",
+                                lambda h5: h5["data"].attrs.modify("n_demos", 3))
+    start_imitator(ros_session, tiny_model, ab_demo_file)
+    settings = [{"model": str(broken_model(tiny_model, tmp_path))},
+                {"model": str(tiny_model), "demo_file": str(no_obs)},
+                {"demo_file": str(too_many)},
+                {"demo_file": str(ab_demo_file), "torch_threads": 0}]
+    for k, params in enumerate(settings, start=1):
+        ros_session.ros.set_params("imitator", params)
+        ros_session.wait_until(lambda k=k: ros_session.nodes.log("imitator").count("no policy")
+                               == k, 60, f"the load error of {params}")
+        ok, message = ros_session.ros.set_bool("/imitator/activate", True)
+        assert not ok and "no policy" in message
+    log = ros_session.nodes.log("imitator")
+    assert "torch_threads=0: use 1 or more" in log and "Traceback" not in log
+    ros_session.ros.set_params("imitator", {"torch_threads": 1})
+    ros_session.wait_until(lambda: ros_session.ros.set_bool("/imitator/activate", True)[0], 60,
+                           "activation after the settings are fixed")
+
+
+def overflowing_model(tmp_path):
+    """A checkpoint with finite weights (it loads) whose outputs overflow to NaN/inf."""
+    from policy_data import tiny_config
+
+    from oneshot_ros.policy import checkpoint
+    from oneshot_ros.policy.modeling import OneShotPolicy
+
+    model = OneShotPolicy(tiny_config())
+    state = model.state_dict()
+    for name, value in state.items():
+        if name.endswith("bias"):
+            value.fill_(3e38)
+    model.load_state_dict(state)
+    return checkpoint.save(model, tmp_path / "overflowing")
+
+
+def test_non_finite_policy_outputs_send_no_command_and_the_node_stays_up(
+        ros_session, ab_demo_file, tmp_path):
+    """argmax over NaN logits picked an extreme bin: the arm moved at full speed."""
+    robot = start_imitator(ros_session, overflowing_model(tmp_path), ab_demo_file)
+    robot.run(0.5)
+    activate(ros_session)
+    robot.run(1.5)
+    assert not robot.arm
+    log = ros_session.nodes.log("imitator")
+    assert 1 <= log.count("policy's outputs are NaN or inf") <= 2  # throttled: 2 s
+    ros_session.nodes.check_alive()
+
+
+def test_a_demo_file_still_being_written_is_retried_until_it_is_free(
+        ros_session, tiny_model, ab_demo_file, tmp_path):
+    """Started while a recorder held the file, the imitator said "try again" but never did."""
+    import dataclasses
+    import shutil
+
+    from oneshot_ros.data.storage import DemoWriter
+    from oneshot_ros.sim.config import WorldConfig
+
+    demo_file = shutil.copy(ab_demo_file, tmp_path / "recording.h5")
+    writer = DemoWriter(demo_file, dataclasses.asdict(WorldConfig()))  # holds the file
+    try:
+        ros_session.start("imitator", {"model": str(tiny_model), "demo_file": str(demo_file)})
+        ros_session.wait_for_service("/imitator/activate", SetBool)
+        ros_session.wait_until(lambda: "being written" in ros_session.nodes.log("imitator"), 60,
+                               "the busy-file error")
+        ros_session.ros.spin_for(1.5)  # retried three times, logged once
+        assert ros_session.nodes.log("imitator").count("no policy") == 1
+    finally:
+        writer.close()
+    ros_session.wait_until(lambda: "conditioned on" in ros_session.nodes.log("imitator"), 30,
+                           "the retry after the writer closed the file")

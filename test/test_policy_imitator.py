@@ -7,7 +7,7 @@ from policy_data import random_batch, tiny_config
 
 from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.action_head import ActionHead
-from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.policy.imitator import Imitator, NonFiniteActionError
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.robot import ActionLayout
 
@@ -34,6 +34,18 @@ def test_act_returns_an_action_and_attention(imitator):
     assert attention["block"].shape == (2, 2, 3)  # (queries, H, B)
     with pytest.raises(ValueError, match=r"3 blocks, so pass \(11,\)"):
         imitator.act(np.zeros(14))
+
+
+def test_act_refuses_non_finite_outputs_instead_of_a_full_speed_move():
+    """NaN logits decoded by argmax gave an extreme bin: a maximal move of the arm."""
+    model = OneShotPolicy(tiny_config())
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(float("nan"))  # what training on one NaN sample leaves
+    imitator = Imitator(model)
+    imitator.set_demo(np.zeros((20, 8)))
+    with pytest.raises(NonFiniteActionError, match="NaN or inf"):
+        imitator.act(np.zeros(8))
 
 
 def test_ensemble_members_use_different_dropout_draws(imitator):

@@ -56,11 +56,10 @@ def declare(node, name: str, default, description: str):
     return node.get_parameter(name).value
 
 
-def reply(response, success: bool, message: str, log=None):
-    """Fill a Trigger/SetBool response (and log the message with `log`, e.g. logger.info)."""
+def reply(response, success: bool, message: str):
+    """Fill a Trigger/SetBool response. Callers log it themselves: rclpy (Kilted) keys its log
+    filters by call site, so one shared logging line here would mix severities and raise."""
     response.success, response.message = success, message
-    if log is not None:
-        log(message)
     return response
 
 
@@ -92,12 +91,15 @@ class StampSource:
 
 
 class RobotStateInput:
-    """Latest /joint_states and /block_poses, checked, with their ages (wall clock)."""
+    """Latest /joint_states and /block_poses, checked, with their ages (wall clock).
+
+    A rejected message leaves the last accepted one in place (it only ages)."""
 
     def __init__(self, node, stale_timeout_s: float, on_joint_state=None):
         self.node = node
         self.kin = FetchKinematics()
         self.q_arm = self.torso = self.fingers = self.blocks = self.quats = None
+        self.expected_blocks: int | None = None  # set: other pose counts are rejected
         self.stamp_s = 0.0  # header stamp of the latest joint state (sim or wall time)
         self.received_s = 0.0  # time.perf_counter() when it arrived (latency measurements)
         self.joints_age = conv.StalenessTracker(stale_timeout_s)
@@ -114,7 +116,8 @@ class RobotStateInput:
             self.torso = conv.joint_vector(msg, [TORSO_JOINT])[0]
             self.fingers = conv.finger_positions(msg)
         except conv.MessageError as err:
-            self.node.get_logger().warn(f"/joint_states rejected: {err}", throttle_duration_sec=2)
+            self.node.get_logger().warning(f"/joint_states rejected: {err}",
+                                           throttle_duration_sec=2)
             return
         self.stamp_s, self.received_s = conv.stamp_s(msg.header.stamp), received
         self.joints_age.mark()
@@ -123,9 +126,11 @@ class RobotStateInput:
 
     def _blocks(self, msg: PoseArray) -> None:
         try:
-            self.blocks, self.quats = conv.block_positions(msg), conv.block_quaternions(msg)
+            blocks = conv.block_positions(msg, n_blocks=self.expected_blocks)
+            self.blocks, self.quats = blocks, conv.block_quaternions(msg)
         except conv.MessageError as err:
-            self.node.get_logger().warn(f"/block_poses rejected: {err}", throttle_duration_sec=2)
+            self.node.get_logger().warning(f"/block_poses rejected: {err}",
+                                           throttle_duration_sec=2)
             return
         self.blocks_age.mark()
 
@@ -140,8 +145,10 @@ class RobotStateInput:
                          f"{age.timeout_s}): holding position"
                 break
         if stale != self._held_topic:  # log each change once, not every step
-            log = self.node.get_logger()
-            log.warn(reason) if stale else log.info("inputs fresh again: resuming")
+            if stale:
+                self.node.get_logger().warning(reason)
+            else:
+                self.node.get_logger().info("inputs fresh again: resuming")
             self._held_topic = stale
         return reason if stale else None
 
@@ -165,8 +172,8 @@ class GapInput:
         try:
             self.gap_m = conv.gripper_gap(msg)
         except conv.MessageError as err:
-            self.node.get_logger().warn(f"gripper command rejected: {err}",
-                                        throttle_duration_sec=2)
+            self.node.get_logger().warning(f"gripper command rejected: {err}",
+                                           throttle_duration_sec=2)
             return
         if self._on_gap is not None:
             self._on_gap(self.gap_m)
@@ -188,7 +195,7 @@ class TeleopInput:
             self.twist = (conv.twist_displacement(msg, self.period_s, self.max_step_m),
                           (msg.twist if isinstance(msg, TwistStamped) else msg).angular.z)
         except conv.MessageError as err:
-            self.node.get_logger().warn(f"teleop rejected: {err}", throttle_duration_sec=2)
+            self.node.get_logger().warning(f"teleop rejected: {err}", throttle_duration_sec=2)
             return
         self.age.mark()
 

@@ -12,6 +12,7 @@ the episode in flight), ~/discard_episode. Task and seed are read at ~/start_epi
 """
 
 import sys
+from pathlib import Path
 
 import rclpy
 from rclpy.executors import ExternalShutdownException
@@ -45,7 +46,8 @@ class DemoRecorder(Node):
                                     ("seed", 0, "episode seed stored as metadata"),
                                     ("noise", 0.0, "m, the driver's action noise (metadata)")):
             declare(self, name, default, text)
-        self.out = declare(self, "out", "demos/ros_demos.h5", "dataset file (appended)")
+        self.out = declare(self, "out", "demos/ros_demos.h5", "dataset file (appended; read "
+                           "at each ~/stop_episode)")
         self.period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz, teleop "
                                                  "steps; <= 0: WorldConfig"), self.config)
         stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: step not recorded")
@@ -71,14 +73,25 @@ class DemoRecorder(Node):
         state = self.state
         if self.episode is None or state.blocks is None or state.stale_reason():
             return
+        if (mismatch := self._block_count_mismatch()) is not None:
+            self.get_logger().warning(f"{mismatch}: step not recorded", throttle_duration_sec=2)
+            return
         try:
             q_cmd = conv.trajectory_points(msg)[0][-1]  # (7,)
         except conv.MessageError as err:
-            self.get_logger().warn(f"arm command rejected: {err}", throttle_duration_sec=2)
+            self.get_logger().warning(f"arm command rejected: {err}", throttle_duration_sec=2)
             return
         action = control.command_to_action(state.kin, state.q_arm, state.torso, q_cmd,
                                            self.gripper.gap_m, self.config)
         self.episode.add(state.observation(), action, self._judge()[0])
+
+    def _block_count_mismatch(self) -> str | None:
+        """Why the latest block poses do not fit the episode's task (None = they do)."""
+        n_poses, n_blocks = len(self.state.blocks), self.episode.task.n_blocks
+        if n_poses == n_blocks:
+            return None
+        return (f"/block_poses has {n_poses} poses, the task {self.episode.task.string!r} "
+                f"{n_blocks} blocks; publish one pose per task block")
 
     def _judge(self) -> tuple[int, str]:
         state = self.state
@@ -101,20 +114,34 @@ class DemoRecorder(Node):
         except ValueError as err:
             return reply(response, False, str(err))
         self.episode = EpisodeBuffer(task, self.get_parameter("seed").value, self.config)
-        return reply(response, True, f"recording {task.string!r}", self.get_logger().info)
+        self.state.expected_blocks = task.n_blocks  # other pose counts: rejected, logged
+        self.get_logger().info(f"recording {task.string!r}")
+        return reply(response, True, f"recording {task.string!r}")
 
     def stop_episode(self, request, response):
         if not self.episode or self.state.blocks is None:
             return reply(response, False, "no episode with recorded steps")
+        if (mismatch := self._block_count_mismatch()) is not None:  # cannot judge: keep it
+            return reply(response, False, f"{mismatch}; the episode is kept, stop again")
         record = self.episode.finish(self.get_parameter("noise").value, self._judge()[1])
         try:
-            index = self.file.append(record)
+            index = self._episode_file().append(record)
         except (OSError, ValueError) as err:  # e.g. a foreign file at `out`: keep the episode
-            return reply(response, False, f"could not write {self.out}: {err}",
-                         self.get_logger().error)
+            message = f"could not write {self.out}: {err}; the episode is kept, stop again"
+            self.get_logger().error(message)
+            return reply(response, False, message)
         self.episode = None
-        return reply(response, True, f"{self.out} demo {index}: {record.outcome}, "
-                     f"{record.length} steps", self.get_logger().info)
+        message = f"{self.out} demo {index}: {record.outcome}, {record.length} steps"
+        self.get_logger().info(message)
+        return reply(response, True, message)
+
+    def _episode_file(self) -> EpisodeFile:
+        """The file `out` names now: after a failed write, set `out` and stop again."""
+        self.out = self.get_parameter("out").value
+        if Path(self.out) != self.file.path:
+            self.file.close()
+            self.file = EpisodeFile(self.out, self.config)
+        return self.file
 
     def discard_episode(self, request, response):
         discarded, self.episode = self.episode is not None, None

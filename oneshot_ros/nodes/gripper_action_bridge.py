@@ -56,8 +56,8 @@ class GripperActionBridge(Node):
         if self.sent_gap_m is not None and abs(gap_m - self.sent_gap_m) < self.min_change_m:
             return
         if not self.client.server_is_ready():
-            self.get_logger().warn(f"no action server {self.action_name}: gripper command "
-                                   "dropped", throttle_duration_sec=2)
+            self.get_logger().warning(f"no action server {self.action_name}: gripper command "
+                                      "dropped", throttle_duration_sec=2)
             return
         self.client.send_goal_async(self.goal(gap_m)).add_done_callback(self.on_response)
         self.sent_gap_m = gap_m
@@ -74,7 +74,7 @@ class GripperActionBridge(Node):
     def on_response(self, future) -> None:
         if not future.result().accepted:  # send this gap again with the next command
             self.sent_gap_m = None
-            self.get_logger().warn("gripper goal rejected", throttle_duration_sec=2)
+            self.get_logger().warning("gripper goal rejected", throttle_duration_sec=2)
 
 
 def main(args=None):

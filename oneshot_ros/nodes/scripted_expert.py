@@ -51,9 +51,9 @@ class ScriptedExpert(Node):
         if state.blocks is None or not self.gate.due(state.stamp_s) or state.stale_reason():
             return
         if len(state.blocks) != self.expert.task.n_blocks:
-            self.get_logger().warn(f"/block_poses has {len(state.blocks)} blocks, the task "
-                                   f"{self.expert.task.n_blocks}: holding",
-                                   throttle_duration_sec=2)
+            self.get_logger().warning(f"/block_poses has {len(state.blocks)} blocks, the task "
+                                      f"{self.expert.task.n_blocks}: holding",
+                                      throttle_duration_sec=2)
             return
         action, _ = self.expert.act(state.gripper_position(), state.fingers, state.blocks)
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,

@@ -85,7 +85,7 @@ class SimDriver(Node):
             target = conv.limit_step(positions[-1], self.arm_target, self.period_s,
                                      self.max_velocity)  # (7,) last point: streamed 1-point
         except conv.MessageError as err:
-            self.get_logger().warn(f"arm command rejected: {err}", throttle_duration_sec=2)
+            self.get_logger().warning(f"arm command rejected: {err}", throttle_duration_sec=2)
             return
         self.arm_target, self.last_command_s, self.timed_out = target, self.sim_time_s, False
 

@@ -47,14 +47,14 @@ class TrajectoryActionBridge(Node):
         try:
             conv.trajectory_points(msg)  # names each arm joint once, finite values
         except conv.MessageError as err:
-            self.get_logger().warn(f"arm command rejected: {err}", throttle_duration_sec=2)
+            self.get_logger().warning(f"arm command rejected: {err}", throttle_duration_sec=2)
             return
         now_s = self.get_clock().now().nanoseconds * 1e-9
         if now_s - self.last_sent_s < self.min_period_s:
             return
         if not self.client.server_is_ready():
-            self.get_logger().warn(f"no action server {self.action_name}: arm command dropped",
-                                   throttle_duration_sec=2)
+            self.get_logger().warning(f"no action server {self.action_name}: arm command dropped",
+                                      throttle_duration_sec=2)
             return
         goal = self.action.Goal(trajectory=msg)
         goal.goal_time_tolerance = conv.duration(self.goal_time_tolerance_s)
@@ -63,7 +63,7 @@ class TrajectoryActionBridge(Node):
 
     def on_response(self, future) -> None:
         if not future.result().accepted:
-            self.get_logger().warn("trajectory goal rejected", throttle_duration_sec=2)
+            self.get_logger().warning("trajectory goal rejected", throttle_duration_sec=2)
 
 
 def main(args=None):

@@ -4,6 +4,8 @@
     imitator.set_demo(demo_obs)          # (T, 3B+2), once per episode
     action, attention = imitator.act(obs)  # (3B+2,) -> (4,) every control step
 
+`act` raises NonFiniteActionError rather than return an action decoded from NaN/inf outputs.
+
 `set_demo` embeds the demonstration ONCE per episode for every ensemble member, each with its own
 temporal-dropout draw (Duan et al. Fig. 3: 10 downsampled copies), and precomputes everything
 state-independent (policy/inference.py). `act` then runs only the state-dependent part for all
@@ -24,6 +26,10 @@ from oneshot_ros.policy.inference import DemoPlan, FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.policy.weight_norm import fold_weight_norm
 from oneshot_ros.robot import ObsLayout
+
+
+class NonFiniteActionError(ValueError):
+    """The policy produced NaN or inf for this observation: no action may be taken from it."""
 
 
 class Imitator:
@@ -89,6 +95,11 @@ class Imitator:
         logits, attention = self.fast.logits(self._plan, obs_t)  # (E, A)
         head = self.model.head
         action = head.decode(head.ensemble(head.distribution(logits)), self.decoding)  # (4,)
+        # argmax over NaN logits picks an extreme bin (a full-speed move): refuse instead
+        if not (bool(torch.isfinite(logits).all()) and bool(torch.isfinite(action).all())):
+            raise NonFiniteActionError(
+                "the policy's outputs are NaN or inf (non-finite or overflowing weights, or an "
+                "observation far outside training): no action; check the checkpoint")
         return action.double().numpy(), self._attention_numpy(attention)
 
     def _check_obs(self, obs: np.ndarray) -> torch.Tensor:
