@@ -44,8 +44,14 @@ class FakeRobot:
             msg.header.stamp.sec, msg.header.stamp.nanosec = stamp.sec, stamp.nanosec
             self.joints.publish(msg)
             if command:
-                self.commands.publish(conv.arm_trajectory(READY_ARM, PERIOD_S))
-            self.session.ros.spin_for(PERIOD_S)
+                self.command()
+            else:
+                self.session.ros.spin_for(PERIOD_S)
+
+    def command(self) -> None:
+        """One arm command alone (no states with it)."""
+        self.commands.publish(conv.arm_trajectory(READY_ARM, PERIOD_S))
+        self.session.ros.spin_for(PERIOD_S)
 
     def pause(self, seconds: float) -> None:
         self.session.ros.spin_for(seconds)

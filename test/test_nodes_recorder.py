@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
+from fake_robot import BLOCKS, NAN_JOINTS, FakeRobot  # noqa: E402
 
 from oneshot_ros.data.storage import DemoReader  # noqa: E402
 from oneshot_ros.robot import ObsLayout  # noqa: E402
@@ -53,3 +54,91 @@ def test_recorder_keeps_earlier_episodes_when_killed(ros_session, tmp_path):
         episode = reader[0]
     assert episode.task == "ab" and episode.seed == 3 and episode.length >= 20
     assert np.all(np.isfinite(episode.obs))
+
+
+def start_recorder(session, out):
+    session.start("demo_recorder", {"task": "ab", "out": str(out), "auto_start": True})
+    session.wait_for_service("/demo_recorder/stop_episode")
+    return FakeRobot(session)
+
+
+def stop_and_read(session, out):
+    ok, message = session.ros.trigger("/demo_recorder/stop_episode")
+    assert ok, message
+    session.nodes.check_alive()
+    session.nodes.stop("demo_recorder")  # releases the file
+    with DemoReader(out) as reader:
+        assert len(reader) == 1
+        return reader[0]
+
+
+def test_recorder_survives_a_rejected_state_and_stale_inputs_in_either_order(ros_session,
+                                                                           tmp_path):
+    """rclpy (Kilted) raised from the deprecated `warn` once a throttled and an unthrottled
+    warning had both been logged: the recorder exited and lost the episode in flight."""
+    out = tmp_path / "demos.h5"
+    robot = start_recorder(ros_session, out)
+    robot.run(0.5, command=True)
+    robot.run(0.3, joints=NAN_JOINTS, command=True)  # rejected (throttled warning) ...
+    robot.pause(1.0)
+    robot.command()  # ... then a command on stale inputs (a warning logged once)
+    robot.run(0.5, command=True)
+    robot.pause(1.0)
+    robot.command()  # and the other way round
+    robot.run(0.3, joints=NAN_JOINTS, command=True)
+    robot.run(0.5, command=True)
+    log = ros_session.nodes.log("demo_recorder")
+    assert "/joint_states rejected" in log and log.count("no /joint_states for") == 2
+    assert stop_and_read(ros_session, out).length >= 10
+
+
+def test_recorder_rejects_block_poses_of_another_count_and_keeps_the_episode(ros_session,
+                                                                            tmp_path):
+    """One pose for the 2 blocks of "ab" ended the recorder in the success check (three
+    would have mixed observation widths in one episode)."""
+    out = tmp_path / "demos.h5"
+    robot = start_recorder(ros_session, out)
+    robot.run(0.5, command=True)
+    robot.run(0.3, blocks=BLOCKS[:1], command=True)
+    robot.run(2.0, command=True)  # past the 2 s throttle of the rejection warning
+    robot.run(0.3, blocks=np.vstack([BLOCKS, [[0.5, 0.0, 0.745]]]), command=True)
+    robot.run(0.5, command=True)
+    log = ros_session.nodes.log("demo_recorder")
+    for n_poses in (1, 3):
+        assert f"/block_poses rejected: PoseArray has {n_poses} poses; the task has 2" in log
+    episode = stop_and_read(ros_session, out)
+    assert episode.length >= 10 and episode.obs.shape[1] == ObsLayout(2).dim
+
+
+def test_scripted_expert_survives_a_rejected_state_and_stale_inputs(ros_session):
+    ros_session.start("scripted_expert", {"task": "ab"})
+    robot = FakeRobot(ros_session)
+    ros_session.wait_until(lambda: "scripted expert for" in ros_session.nodes.log(
+        "scripted_expert"), 60, "the expert to start")
+    robot.run(0.5)
+    robot.run(0.3, joints=NAN_JOINTS)
+    robot.pause(1.0)
+    robot.run(0.5)
+    ros_session.nodes.check_alive()
+    n_arm = len(robot.arm)
+    robot.run(0.5)
+    assert len(robot.arm) > n_arm  # still commanding
+    log = ros_session.nodes.log("scripted_expert")
+    assert "/joint_states rejected" in log and "no /joint_states for" in log
+
+
+def test_a_failed_write_keeps_the_episode_until_out_names_a_writable_file(ros_session,
+                                                                         tmp_path):
+    """The error line used the same logging call site as the info lines: rclpy raised on the
+    changed severity and the recorder exited with the episode."""
+    foreign = tmp_path / "notes.h5"
+    foreign.write_text("not a demonstration file")
+    robot = start_recorder(ros_session, foreign)
+    robot.run(0.5, command=True)
+    ok, message = ros_session.ros.trigger("/demo_recorder/stop_episode")
+    assert not ok and "the episode is kept" in message
+    ros_session.nodes.check_alive()
+    out = tmp_path / "demos.h5"
+    ros_session.ros.set_params("demo_recorder", {"out": str(out)})
+    assert stop_and_read(ros_session, out).length >= 5
+    assert foreign.read_text() == "not a demonstration file"
