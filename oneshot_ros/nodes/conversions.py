@@ -3,8 +3,8 @@
 Plain functions over message objects (no rclpy, no node): every node callback turns its message
 into numpy here, makes one core call, and turns the result back into a message here. A message
 that cannot be trusted raises MessageError; the node logs it (throttled) and keeps holding.
-Conventions: ../shared/reference/ros2_interfaces.md §2 (SI units, frame base_link, gripper
-command = gap between the pads in metres, 0 closed … 0.1 open).
+Conventions (REP 103 and ros2_control's): SI units, frame base_link, gripper command = gap
+between the pads in metres, 0 closed … 0.1 open.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def joint_positions(msg: JointState, names=None) -> dict[str, float]:
         raise MessageError(
             f"JointState has {len(msg.name)} names but {len(msg.position)} positions"
         )
-    for field in ("velocity", "effort"):  # empty is allowed (ros2_interfaces.md §2)
+    for field in ("velocity", "effort"):  # empty is allowed (sensor_msgs/JointState)
         if len(getattr(msg, field)) not in (0, len(msg.name)):
             raise MessageError(f"JointState {field} has {len(getattr(msg, field))} values "
                                f"for {len(msg.name)} names; send none or one per name")
@@ -145,8 +145,7 @@ def arm_trajectory(q_arm, control_period_s: float, periods: float = 1.5) -> Join
     """One-point JointTrajectory naming all 7 arm joints, reached `periods` control periods on.
 
     header.stamp = 0 means "start now" for JTC; time_from_start of 1-2 control periods avoids
-    the erratic motion of a long constant look-ahead (ros2_interfaces.md §2,
-    ros2_controllers #1579).
+    the erratic motion of a long constant look-ahead (ros2_controllers #1579).
     """
     if not 1.0 <= periods <= 2.0 or not control_period_s > 0:
         raise ValueError(f"periods={periods}, control_period_s={control_period_s}: use 1-2 "
