@@ -14,14 +14,20 @@ Usage:
 
 Each subcommand lives in its own module (`oneshot_ros/commands/<name>.py`) exposing
 `add_arguments(parser)` and `run(args) -> int`; heavy imports happen inside `run`. Errors that are
-the user's (bad task string, bad file) print one line and exit non-zero, never a traceback.
+the user's (oneshot_ros.errors.UserError: bad task string, bad file; OSError: a path that cannot
+be read or written) print one line and exit non-zero; any other exception is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
+
+from oneshot_ros.errors import UserError
 
 # subcommand -> (module under oneshot_ros.commands, one-line help)
 COMMANDS = {
@@ -36,17 +42,6 @@ COMMANDS = {
     "ros-demo": ("ros_demo", "sim driver + imitator over ROS 2 topics on an unseen task"),
     "ros-record": ("ros_record", "sim driver + scripted expert + recorder over ROS 2"),
 }
-
-
-class UserError(Exception):
-    """An error caused by the user's input; printed as one line."""
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    # ValueError covers TaskError, ConfigError and layout/format errors raised by the core;
-    # TimeoutError: a ROS node that did not come up or answer (its message names the logs).
-    return (UserError, ValueError, FileNotFoundError, PermissionError, IsADirectoryError,
-            TimeoutError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,14 +62,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return call(args.command, lambda: args._run(args))
+
+
+def call(command: str, run) -> int:
+    """Run one subcommand: the user's errors become one line and an exit code, bugs propagate."""
     try:
-        return int(args._run(args) or 0)
-    except _user_errors() as err:
-        print(f"oneshot-ros {args.command}: error: {err}", file=sys.stderr)
+        code = int(run() or 0)
+        sys.stdout.flush()  # a reader that closed the pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return _broken_pipe(command)
+    except (UserError, OSError) as err:
+        print(f"oneshot-ros {command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"oneshot-ros {args.command}: interrupted", file=sys.stderr)
+        print(f"oneshot-ros {command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror and err.filename:  # e.g. mkdir under a file
+        return f"{err.filename}: {err.strerror}"
+    return str(err).replace("\n", " ")
+
+
+def _broken_pipe(command: str) -> int:
+    """A closed pipe: our stdout (`oneshot-ros info F | head`) exits quietly; any other pipe
+    (e.g. ffmpeg's stdin when it cannot write the video) is the user's error."""
+    if _stdout_closed():  # point stdout at /dev/null so the interpreter's final flush is silent
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a process the pipe stopped
+    print(f"oneshot-ros {command}: error: a helper process stopped reading (broken pipe); "
+          "check that the output path can be written", file=sys.stderr)
+    return 2
+
+
+def _stdout_closed() -> bool:
+    """True when stdout is a pipe whose reader has gone (poll reports POLLERR for it)."""
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
 if __name__ == "__main__":

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from oneshot_ros.errors import InputError
 
-class ConfigError(ValueError):
+
+class ConfigError(InputError):
     """A bad configuration file or override."""
 
 

@@ -16,12 +16,13 @@ from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
+from oneshot_ros.errors import InputError
 from oneshot_ros.robot import BLOCK_LETTERS, MAX_BLOCKS, MIN_BLOCKS
 
 TABLE = None  # support of a tower's bottom block
 
 
-class TaskError(ValueError):
+class TaskError(InputError):
     """A malformed task string; the message names the problem and the fix."""
 
 
@@ -180,7 +181,7 @@ def _spread_over_block_counts(classes: list, rng) -> list[tuple[int, ...]]:
 def _pick(n_stages: int, count: int, taken: set, rng) -> list[tuple[int, ...]]:
     free = [h for h in relabelling_classes(n_stages) if h not in taken]
     if count > len(free):
-        raise ValueError(
+        raise InputError(
             f"{count} tasks with {n_stages} stages requested but only {len(free)} unused "
             f"relabelling classes exist; lower the count"
         )

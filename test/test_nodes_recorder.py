@@ -142,3 +142,44 @@ def test_a_failed_write_keeps_the_episode_until_out_names_a_writable_file(ros_se
     ros_session.ros.set_params("demo_recorder", {"out": str(out)})
     assert stop_and_read(ros_session, out).length >= 5
     assert foreign.read_text() == "not a demonstration file"
+
+
+@pytest.mark.parametrize("use_sim_time", [True, False])
+def test_teleop_steps_follow_the_sim_clock_with_use_sim_time(ros_session, tmp_path,
+                                                             use_sim_time):
+    """With the sim 3x faster than real time, a wall-time teleop timer spanned 3 sim steps per
+    recorded step; on /clock it sends one command per sim control step. Without use_sim_time
+    the node says once how to get that."""
+    from geometry_msgs.msg import Twist
+    from trajectory_msgs.msg import JointTrajectory
+
+    from oneshot_ros.nodes import conversions as conv
+
+    ros_session.start("sim_driver", {"task": "ab", "seed": 3, "real_time": False,
+                                     "time_scale": 3.0})
+    ros_session.start("demo_recorder", {"task": "ab", "out": str(tmp_path / "demos.h5"),
+                                        "use_sim_time": use_sim_time})
+    ros_session.wait_for_service("/sim_driver/status")
+    ros_session.wait_for_service("/demo_recorder/stop_episode")
+    commands = ros_session.ros.collect(conv.ARM_COMMAND_TOPIC, JointTrajectory)
+    teleop = ros_session.ros.node.create_publisher(Twist, "/cmd_vel", 10)
+    twist = Twist()
+    twist.linear.z = 0.05  # up, slowly
+
+    def drive(seconds):
+        for _ in range(int(seconds / 0.05)):
+            teleop.publish(twist)
+            ros_session.ros.spin_for(0.05)
+
+    drive(1.0)  # the first commands flow
+    start_step, start_commands = ros_session.status()["step"], len(commands)
+    drive(3.0)
+    sim_steps = ros_session.status()["step"] - start_step
+    sent = len(commands) - start_commands
+    assert sim_steps > 60, sim_steps
+    hints = ros_session.nodes.log("demo_recorder").count("start this node with use_sim_time:=true")
+    if use_sim_time:
+        assert 0.8 * sim_steps <= sent <= 1.2 * sim_steps and hints == 0, (sent, sim_steps)
+    else:
+        assert sent < 0.5 * sim_steps and hints == 1, (sent, sim_steps)
+    ros_session.nodes.check_alive()

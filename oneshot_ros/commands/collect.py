@@ -2,7 +2,7 @@
 
     oneshot-ros collect --tasks config/tasks/train.txt --demos-per-task 10 --workers 2 \
         --out demos.h5
-    oneshot-ros collect --task "ab cd" --demos-per-task 5 --out ab_cd.h5
+    oneshot-ros collect --task "ab cd" --task abc --demos-per-task 5 --out ab_cd.h5
     oneshot-ros collect --tasks config/tasks/train.txt --demos-per-task 1000 \
         --shard $SLURM_ARRAY_TASK_ID/64 --out demos/          # -> demos/shard-<i>-of-64.h5
 
@@ -16,16 +16,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from oneshot_ros.commands._args import (
+    check_noise,
+    check_output_dir,
+    check_output_file,
+    positive_int,
+)
 from oneshot_ros.data.collect import MAX_ATTEMPTS
+from oneshot_ros.errors import InputError
 
 
 def add_arguments(parser):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--tasks", help="task list file, one task per line (config/tasks/)")
-    source.add_argument("--task", help='one task string, e.g. "ab cd"')
-    parser.add_argument("--demos-per-task", type=int, default=10,
+    source.add_argument("--task", action="append",
+                        help='a task string, e.g. "ab cd"; repeat for several tasks')
+    parser.add_argument("--demos-per-task", type=positive_int, default=10,
                         help="successful demonstrations per task (default %(default)s)")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=positive_int, default=min(4, os.cpu_count() or 1),
                         help="worker processes (default %(default)s)")
     parser.add_argument("--out", required=True,
                         help="output .h5 file (created or resumed), or a directory for shards")
@@ -33,7 +41,7 @@ def add_arguments(parser):
                         help="demonstrator action-noise std, m per step (default: the "
                              "demonstrator's)")
     parser.add_argument("--shard", default="0/1", help="i/n: this job's share of the work")
-    parser.add_argument("--max-attempts", type=int, default=MAX_ATTEMPTS,
+    parser.add_argument("--max-attempts", type=positive_int, default=MAX_ATTEMPTS,
                         help="seeds tried per demonstration before giving up (default "
                              "%(default)s)")
     parser.add_argument("--config", help="WorldConfig overrides (YAML)")
@@ -49,10 +57,14 @@ def run(args) -> int:
     from oneshot_ros.sim.config import WorldConfig
     from oneshot_ros.tasks import load_task_list
 
-    tasks = [str(t) for t in load_task_list(args.tasks)] if args.tasks else [args.task]
+    tasks = [str(t) for t in load_task_list(args.tasks)] if args.tasks else args.task
+    if not tasks:
+        raise InputError(f"--tasks {args.tasks} lists no tasks; write one task per line")
     shard = parse_shard(args.shard)
-    world = dataclasses.asdict(load_yaml(WorldConfig, args.config))
+    world_config = load_yaml(WorldConfig, args.config)
+    world = dataclasses.asdict(world_config)
     noise = DEFAULT_NOISE_STD_M if args.noise is None else args.noise
+    check_noise("--noise", noise, world_config.max_step_m)
     out = _output_path(args.out, shard)
     report = collect(tasks, args.demos_per_task, out, world_config=world, workers=args.workers,
                      noise=noise, shard=shard, max_attempts=args.max_attempts,
@@ -64,11 +76,11 @@ def run(args) -> int:
 def _output_path(out: str, shard: tuple[int, int]) -> Path:
     path = Path(out)
     if out.endswith(os.sep) or path.is_dir():
-        path.mkdir(parents=True, exist_ok=True)
+        check_output_dir("--out", path).mkdir(parents=True, exist_ok=True)
         return path / f"shard-{shard[0]}-of-{shard[1]}.h5"
     if path.suffix != ".h5":
-        raise ValueError(f"--out {out}: use a .h5 file name or a directory (ending in /)")
-    return path
+        raise InputError(f"--out {out}: use a .h5 file name or a directory (ending in /)")
+    return check_output_file("--out", path)
 
 
 def _print_report(report, out: Path) -> None:

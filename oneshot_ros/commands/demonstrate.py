@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import time
 
+from oneshot_ros.commands._args import Once, check_noise, check_video_path, positive_int
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
 
 
 def add_arguments(parser):
-    parser.add_argument("--task", required=True, help='task string, e.g. "ab cd"')
-    parser.add_argument("--episodes", type=int, default=1)
+    parser.add_argument("--task", required=True, action=Once,
+                        help='task string, e.g. "ab cd"')
+    parser.add_argument("--episodes", type=positive_int, default=1)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--noise", type=float, default=DEFAULT_NOISE_STD_M,
                         help="action noise std, m per step (default %(default)s)")
@@ -37,11 +39,11 @@ def run(args) -> int:
     from oneshot_ros.tasks import parse_task
 
     task = parse_task(args.task)
-    if args.episodes < 1:
-        raise ValueError(f"--episodes {args.episodes}: run at least 1 episode")
-    if args.video and not args.video.lower().endswith((".mp4", ".gif")):
-        raise ValueError(f"--video {args.video}: use a .mp4 or .gif file name")
-    env = StackingEnv(load_yaml(WorldConfig, args.config))
+    if args.video:
+        check_video_path("--video", args.video)
+    world = load_yaml(WorldConfig, args.config)
+    check_noise("--noise", args.noise, world.max_step_m)
+    env = StackingEnv(world)
     start, results = time.perf_counter(), []
     for k in tqdm(range(args.episodes), desc=f"demonstrate {task}", unit="ep",
                   disable=args.json):

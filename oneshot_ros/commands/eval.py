@@ -23,34 +23,44 @@ import os
 import time
 from pathlib import Path
 
+from oneshot_ros.commands._args import (
+    check_noise,
+    check_output_dir,
+    non_negative_int,
+    positive_int,
+)
+from oneshot_ros.errors import InputError
+
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, help="checkpoint directory (models/<name>)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--tasks", help="task list file (config/tasks/test.txt, train.txt)")
-    source.add_argument("--task", help='one task string, e.g. "ab cd"')
-    parser.add_argument("--episodes", type=int, default=10, help="episodes per task "
+    source.add_argument("--task", action="append",
+                        help='a task string, e.g. "ab cd"; repeat for several tasks')
+    parser.add_argument("--episodes", type=positive_int, default=10, help="episodes per task "
                         "(default %(default)s; the paper uses 100)")
-    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1),
+    parser.add_argument("--workers", type=positive_int, default=min(4, os.cpu_count() or 1),
                         help="worker processes (default %(default)s); results do not depend on it")
     parser.add_argument("--out", required=True, help="output directory (created or resumed)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-demo-baseline", action="store_true",
                         help="do not run the scripted demonstrator on the episode layouts")
-    parser.add_argument("--ensemble", type=int, help="demo downsamplings averaged per action "
-                        "(default: the checkpoint's ensemble_size)")
+    parser.add_argument("--ensemble", type=positive_int,
+                        help="demo downsamplings averaged per action (default: the "
+                        "checkpoint's ensemble_size)")
     parser.add_argument("--decoding", choices=("argmax", "mean"), default="argmax",
                         help="per-axis action from the categorical: its most likely bin (the "
                         "paper's greedy action) or its expected value")
-    parser.add_argument("--max-tasks-per-stage", type=int,
+    parser.add_argument("--max-tasks-per-stage", type=positive_int,
                         help="evaluate only the first M tasks of each stage count in the list")
-    parser.add_argument("--max-steps", type=int,
+    parser.add_argument("--max-steps", type=positive_int,
                         help="policy steps per episode (default: the task's horizon)")
     parser.add_argument("--demo-noise", type=float, default=None,
                         help="demonstrator action noise, m per step (default: collect's)")
-    parser.add_argument("--videos", type=int, default=0, metavar="K",
+    parser.add_argument("--videos", type=non_negative_int, default=0, metavar="K",
                         help="render episode 0 of the first K tasks to --out/videos/")
-    parser.add_argument("--attention-figure", type=int, nargs="?", const=1, default=0,
+    parser.add_argument("--attention-figure", type=non_negative_int, nargs="?", const=1, default=0,
                         metavar="K", help="Fig. 4 attention maps for episode 0 of the first K "
                         "tasks (default K=1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -61,6 +71,7 @@ def run(args) -> int:
     from oneshot_ros.evaluate.runner import EnvRunner, ModelFactory
 
     tasks = _select(_load_tasks(args), args.max_tasks_per_stage)
+    check_output_dir("--out", args.out)
     config = _config(args)
     factory = ModelFactory(args.model, args.ensemble, args.decoding)  # bad dir: one-line error
     runner = EnvRunner(tasks, config)
@@ -82,10 +93,16 @@ def _load_tasks(args) -> list[str]:
     from oneshot_ros.tasks import load_task_list, parse_task
 
     if args.task:
-        return [parse_task(args.task).string]
-    if not Path(args.tasks).is_file():
-        raise ValueError(f"--tasks {args.tasks}: no such file; use config/tasks/test.txt")
-    return [t.string for t in load_task_list(args.tasks)]
+        tasks = [parse_task(task).string for task in args.task]
+    elif not Path(args.tasks).is_file():
+        raise InputError(f"--tasks {args.tasks}: no such file; use config/tasks/test.txt")
+    else:
+        tasks = [t.string for t in load_task_list(args.tasks)]
+    if not tasks:
+        raise InputError(f"--tasks {args.tasks} lists no tasks; write one task per line")
+    if len(set(tasks)) != len(tasks):
+        raise InputError("a task is given twice; list each task once")
+    return tasks
 
 
 def _select(tasks: list[str], per_stage: int | None) -> list[str]:
@@ -94,8 +111,6 @@ def _select(tasks: list[str], per_stage: int | None) -> list[str]:
 
     if per_stage is None:
         return tasks
-    if per_stage < 1:
-        raise ValueError(f"--max-tasks-per-stage {per_stage}: use at least 1")
     taken: dict[int, int] = {}
     chosen = []
     for task in tasks:
@@ -109,8 +124,10 @@ def _select(tasks: list[str], per_stage: int | None) -> list[str]:
 def _config(args):
     from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
     from oneshot_ros.evaluate.runner import EvalConfig
+    from oneshot_ros.robot import ActionLayout
 
     noise = DEFAULT_NOISE_STD_M if args.demo_noise is None else args.demo_noise
+    check_noise("--demo-noise", noise, ActionLayout.max_step_m)
     return EvalConfig(episodes_per_task=args.episodes, workers=args.workers,
                       ensemble=args.ensemble, decoding=args.decoding, demo_noise=noise,
                       max_steps=args.max_steps,

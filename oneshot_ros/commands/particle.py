@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 
+from oneshot_ros.commands._args import positive_int
+from oneshot_ros.errors import InputError
 from oneshot_ros.particle import VARIANTS
 
 
@@ -20,11 +22,12 @@ def add_arguments(parser):
     parser.add_argument("--variant", choices=VARIANTS, default="lstm_attention")
     parser.add_argument("--landmarks", default="2-5",
                         help="landmark counts to train and test on, e.g. 2-5 or 4")
-    parser.add_argument("--iterations", type=int, default=8000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--episodes", type=int, default=100, help="test episodes per count")
+    parser.add_argument("--iterations", type=positive_int, default=8000)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--episodes", type=positive_int, default=100,
+                        help="test episodes per count")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -33,7 +36,7 @@ def parse_range(text: str) -> tuple[int, int]:
         lo, _, hi = text.partition("-")
         return int(lo), int(hi or lo)
     except ValueError:
-        raise ValueError(f"--landmarks {text!r}: write a count or a range, e.g. 2-5") from None
+        raise InputError(f"--landmarks {text!r}: write a count or a range, e.g. 2-5") from None
 
 
 def run(args) -> int:
@@ -46,8 +49,6 @@ def run(args) -> int:
     config = ParticleTrainConfig(variant=args.variant, landmarks=parse_range(args.landmarks),
                                  iterations=args.iterations, batch_size=args.batch_size,
                                  seed=args.seed)
-    if args.episodes < 1:
-        raise ValueError(f"--episodes {args.episodes}: evaluate at least 1 episode")
     model, losses, wall_s = train(config, progress=not args.json)
     counts = range(config.landmarks[0], config.landmarks[1] + 1)
     success = {n: evaluate(model, config.world, n, args.episodes, args.seed) for n in counts}

@@ -9,12 +9,15 @@ between re-simulated and stored observations is printed (0 for the code that rec
 
 from __future__ import annotations
 
+from oneshot_ros.commands._args import check_video_path, positive_int
+
 
 def add_arguments(parser):
     parser.add_argument("paths", nargs="+", help=".h5 file(s) or directories of shards")
     parser.add_argument("--index", type=int, default=0, help="demonstration index (see info)")
     parser.add_argument("--out", required=True, help="video file, .mp4 or .gif")
-    parser.add_argument("--every", type=int, default=2, help="render every k-th control step")
+    parser.add_argument("--every", type=positive_int, default=2,
+                        help="render every k-th control step")
 
 
 def run(args) -> int:
@@ -22,8 +25,7 @@ def run(args) -> int:
     from oneshot_ros.data.storage import DemoReader
     from oneshot_ros.evaluate.video import write_video
 
-    if not args.out.lower().endswith((".mp4", ".gif")):
-        raise ValueError(f"--out {args.out}: use a .mp4 or .gif file name")
+    check_video_path("--out", args.out)
     with DemoReader(args.paths) as reader:
         episode, world = reader[args.index], reader.world_config
     frames: list = []

@@ -18,6 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from oneshot_ros.commands._args import Once, check_video_path, positive_int
+from oneshot_ros.errors import InputError
+
 DEFAULT_MODEL = "models/bc_demo_norm"
 TEST_TASKS = Path(__file__).resolve().parents[2] / "config" / "tasks" / "test.txt"
 DEMO_SEED_OFFSET = 100_000  # the demonstration's layout differs from every evaluated episode
@@ -25,15 +28,16 @@ DEMO_SEED_OFFSET = 100_000  # the demonstration's layout differs from every eval
 
 def add_arguments(parser):
     parser.add_argument("--model", default=DEFAULT_MODEL, help="checkpoint directory")
-    parser.add_argument("--task", help="task string (default: first of config/tasks/test.txt)")
-    parser.add_argument("--episodes", type=int, default=3)
+    parser.add_argument("--task", action=Once,
+                        help="task string (default: first of config/tasks/test.txt)")
+    parser.add_argument("--episodes", type=positive_int, default=3)
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--demo-file", help="take the demonstration from this HDF5 file")
     parser.add_argument("--demo-index", type=int, default=0)
     parser.add_argument("--time-scale", type=float, default=2.0,
                         help="sim speed vs wall clock (default %(default)s)")
-    parser.add_argument("--max-steps", type=int, help="end an episode after this many steps "
-                        "(default: the task's horizon)")
+    parser.add_argument("--max-steps", type=positive_int,
+                        help="end an episode after this many steps (default: the task's horizon)")
     parser.add_argument("--video", help="write the episodes to this .mp4 or .gif")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -41,7 +45,7 @@ def add_arguments(parser):
 def check_model(model: str) -> Path:
     path = Path(model)
     if not (path / "config.json").is_file():
-        raise ValueError(f"no trained model at {path} (config.json missing): train one with "
+        raise InputError(f"no trained model at {path} (config.json missing): train one with "
                          f"`oneshot-ros train --out {path}` or pass --model DIR")
     return path.resolve()
 
@@ -52,7 +56,7 @@ def default_task() -> str:
     for line in TEST_TASKS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             return parse_task(line.strip()).string
-    raise ValueError(f"{TEST_TASKS} lists no tasks; run `oneshot-ros tasks split`")
+    raise InputError(f"{TEST_TASKS} lists no tasks; run `oneshot-ros tasks split`")
 
 
 def record_demo(task: str, seed: int, out: Path) -> tuple[Path, int]:
@@ -81,9 +85,9 @@ def run(args) -> int:
     from oneshot_ros.tasks import parse_task
 
     model = check_model(args.model)
-    task = parse_task(args.task).string if args.task else default_task()
-    if args.episodes < 1:
-        raise ValueError(f"--episodes {args.episodes}: run at least 1 episode")
+    task = parse_task(args.task).string if args.task is not None else default_task()
+    if args.video:
+        check_video_path("--video", args.video)
     work = Path(tempfile.mkdtemp(prefix="oneshot-ros-demo-"))
     if args.demo_file:
         demo_file, demo_index = Path(args.demo_file).resolve(), args.demo_index

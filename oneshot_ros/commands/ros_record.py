@@ -15,10 +15,13 @@ import json
 import time
 from pathlib import Path
 
+from oneshot_ros.commands._args import Once, positive_int
+
 
 def add_arguments(parser):
-    parser.add_argument("--task", required=True, help='task string, e.g. "ab cd"')
-    parser.add_argument("--episodes", type=int, default=1)
+    parser.add_argument("--task", required=True, action=Once,
+                        help='task string, e.g. "ab cd"')
+    parser.add_argument("--episodes", type=positive_int, default=1)
     parser.add_argument("--out", required=True, help="HDF5 file; episodes are appended")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--time-scale", type=float, default=3.0,
@@ -33,8 +36,6 @@ def run(args) -> int:
     from oneshot_ros.tasks import parse_task
 
     task = parse_task(args.task)
-    if args.episodes < 1:
-        raise ValueError(f"--episodes {args.episodes}: record at least 1 episode")
     out = Path(args.out).resolve()
     start, results = time.perf_counter(), []
     with SimSession(out.with_name(out.name + ".logs")) as session:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 
+from oneshot_ros.commands._args import positive_int
+
 
 def add_arguments(parser):
     parser.add_argument("--config", help="TrainConfig YAML (config/train/*.yaml)")
     parser.add_argument("--data", required=True, help="demonstration .h5 file or shard directory")
     parser.add_argument("--out", required=True, help="checkpoint directory (models/<name>)")
-    parser.add_argument("--iterations", type=int, help="override the config's iterations")
+    parser.add_argument("--iterations", type=positive_int, help="override the config's iterations")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
@@ -27,7 +29,7 @@ def run(args) -> int:
     from oneshot_ros.train.distributed import init_distributed, shutdown
 
     cfg = load_yaml(TrainConfig, args.config)
-    if args.iterations:
+    if args.iterations is not None:
         cfg = dataclasses.replace(cfg, iterations=args.iterations)
     ctx = init_distributed()
     try:

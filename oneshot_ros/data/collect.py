@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from oneshot_ros.data.episode import Episode
 from oneshot_ros.data.storage import DemoWriter
+from oneshot_ros.errors import InputError
 from oneshot_ros.tasks import parse_task
 
 log = logging.getLogger(__name__)
@@ -96,9 +97,9 @@ def parse_shard(text: str) -> tuple[int, int]:
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise ValueError(f"--shard {text!r}: write i/n, e.g. 0/4") from None
+        raise InputError(f"--shard {text!r}: write i/n, e.g. 0/4") from None
     if not 0 <= index < count:
-        raise ValueError(f"--shard {text!r}: need 0 <= i < n, e.g. 0/4 .. 3/4")
+        raise InputError(f"--shard {text!r}: need 0 <= i < n, e.g. 0/4 .. 3/4")
     return index, count
 
 
@@ -106,10 +107,12 @@ def plan(tasks: Iterable[str], demos_per_task: int,
          shard: tuple[int, int] = (0, 1)) -> list[WorkUnit]:
     """All units in a fixed order (task, then slot), then this shard's share of them."""
     if demos_per_task < 1:
-        raise ValueError(f"demos_per_task={demos_per_task}: collect at least 1 per task")
+        raise InputError(f"demos_per_task={demos_per_task}: collect at least 1 per task")
     names = [parse_task(str(t)).string for t in tasks]
+    if not names:
+        raise InputError("no tasks given; pass at least one task")
     if len(set(names)) != len(names):
-        raise ValueError("a task appears twice in the task list; list each task once")
+        raise InputError("a task appears twice in the task list; list each task once")
     units = [WorkUnit(task, slot) for task in names for slot in range(demos_per_task)]
     index, count = shard
     return units[index::count]
@@ -202,7 +205,7 @@ def collect(tasks: Iterable[str], demos_per_task: int, out: str | Path,
             max_attempts: int = MAX_ATTEMPTS, progress: bool = True) -> CollectReport:
     """Collect into `out` (created or resumed); returns per-task counts. See module docstring."""
     if workers < 1 or max_attempts < 1:
-        raise ValueError(f"workers={workers}, max_attempts={max_attempts}: both must be >= 1")
+        raise InputError(f"workers={workers}, max_attempts={max_attempts}: both must be >= 1")
     world_config = default_world_config() if world_config is None else world_config
     producer = producer or EnvProducer(world_config)
     units = plan(tasks, demos_per_task, shard)
@@ -225,7 +228,7 @@ def collect(tasks: Iterable[str], demos_per_task: int, out: str | Path,
 def _check_noise(writer: DemoWriter, out, noise: float) -> None:
     stored = writer.noise_levels()
     if stored and stored != {float(noise)}:
-        raise ValueError(f"{out} holds demonstrations with noise {sorted(stored)}; resume with "
+        raise InputError(f"{out} holds demonstrations with noise {sorted(stored)}; resume with "
                          f"--noise {sorted(stored)[0]} or write to a new --out")
 
 

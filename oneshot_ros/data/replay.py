@@ -6,6 +6,7 @@ import numpy as np
 
 from oneshot_ros.data.collect import make_env
 from oneshot_ros.data.episode import Episode
+from oneshot_ros.errors import InputError
 
 
 def replay(episode: Episode, world_config: dict, every: int = 1,
@@ -16,12 +17,12 @@ def replay(episode: Episode, world_config: dict, every: int = 1,
     code are the ones that recorded it (collection uses a fresh env per episode too).
     """
     if every < 1:
-        raise ValueError(f"every={every}: render every k >= 1 steps")
+        raise InputError(f"every={every}: render every k >= 1 steps")
     env = make_env(world_config)
     try:
         obs, error = env.reset(episode.task, episode.seed), 0.0
         for step, action in enumerate(episode.actions):
-            error = max(error, float(np.max(np.abs(obs - episode.obs[step]))))
+            error = max(error, _difference(obs, episode.obs[step], step))
             if on_frame is not None and step % every == 0:
                 on_frame(env.render())
             obs, _ = env.step(action)
@@ -30,3 +31,12 @@ def replay(episode: Episode, world_config: dict, every: int = 1,
         return error
     finally:
         env.close()
+
+
+def _difference(simulated: np.ndarray, stored: np.ndarray, step: int) -> float:
+    """Largest |simulated - stored|; refuses NaN/inf (max() would silently report 0 for NaN)."""
+    if not np.isfinite(stored).all():
+        raise InputError(f"the stored observation at step {step} holds NaN or inf; the "
+                         "demonstration is damaged, there is nothing to compare against")
+    difference = float(np.max(np.abs(simulated - stored)))
+    return difference if np.isfinite(difference) else float("inf")  # a diverged simulation

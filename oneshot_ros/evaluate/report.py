@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from oneshot_ros.errors import InputError
 from oneshot_ros.evaluate.metrics import summarize
 from oneshot_ros.evaluate.plots import plot_success_by_stages
 
@@ -26,7 +27,7 @@ class EvalDir:
         """settings: everything that changes an episode's result (model hash, ensemble, ...)."""
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"--out {self.path} is a file; pass a directory")
+            raise InputError(f"--out {self.path} is a file; pass a directory")
         self.path.mkdir(parents=True, exist_ok=True)
         self._check_settings(settings)
         self.records = self._read_records()
@@ -42,7 +43,7 @@ class EvalDir:
             changed = sorted(k for k in set(stored) | set(settings)
                              if stored.get(k) != settings.get(k))
             if changed:
-                raise ValueError(f"{self.path} holds an evaluation with other settings "
+                raise InputError(f"{self.path} holds an evaluation with other settings "
                                  f"({', '.join(changed)}); pass a new --out, or the same "
                                  "settings to resume")
         path.write_text(json.dumps(settings, indent=2) + "\n")

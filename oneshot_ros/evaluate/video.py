@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from oneshot_ros.errors import InputError
+
 
 def write_video(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -> Path:
     """Frames (H, W, 3) uint8 -> .mp4 or .gif at `path`; the parent directory is created."""
@@ -13,7 +15,7 @@ def write_video(frames: list[np.ndarray], path: str | Path, fps: float = 10.0) -
 
     path = Path(path)
     if path.suffix.lower() not in (".mp4", ".gif"):
-        raise ValueError(f"video path {path}: use a .mp4 or .gif file name")
+        raise InputError(f"video path {path}: use a .mp4 or .gif file name")
     if not frames:
         raise ValueError("no frames to write")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,9 @@ One sample per arm command (whoever sends it: the scripted expert, teleop, a joy
 observation from the latest /joint_states + /block_poses (FK, as StackingEnv.observation) and
 the action (FK(command) - FK(measured), grip from the last gripper command). Teleop Twist or
 TwistStamped becomes a displacement per control step and is sent as commands by this node.
-Services ~/start_episode, ~/stop_episode (writes it; one atomic commit, so a kill loses at most
+Teleop steps run on the node's clock: with a simulator publishing /clock, set use_sim_time:=true
+for one command per simulated control step (a hint is logged once otherwise). Services
+~/start_episode, ~/stop_episode (writes it; one atomic commit, so a kill loses at most
 the episode in flight), ~/discard_episode. Task and seed are read at ~/start_episode.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
@@ -66,8 +69,21 @@ class DemoRecorder(Node):
         self.create_timer(self.period_s, self.teleop_step)
         for name in ("start_episode", "stop_episode", "discard_episode"):
             self.create_service(Trigger, f"~/{name}", getattr(self, name))
+        self.clock_hint = None if self.get_parameter("use_sim_time").value else \
+            self.create_subscription(Clock, "/clock", self.on_clock_without_sim_time, 1)
         if declare(self, "auto_start", False, "start an episode at once"):
             self.start_episode(None, Trigger.Response())
+
+    def on_clock_without_sim_time(self, msg: Clock) -> None:
+        """A simulator publishes /clock, yet the teleop timer runs on wall time: say so once."""
+        if self.clock_hint is None:  # a message queued before the subscription went
+            return
+        self.get_logger().warning(
+            "/clock is published but use_sim_time is false: teleop steps run on wall time, so "
+            "a simulator faster than real time moves several steps per recorded step; start "
+            "this node with use_sim_time:=true")
+        self.destroy_subscription(self.clock_hint)
+        self.clock_hint = None
 
     def on_arm(self, msg: JointTrajectory) -> None:
         state = self.state

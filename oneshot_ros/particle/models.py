@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from oneshot_ros.errors import InputError
 from oneshot_ros.particle import VARIANTS
 from oneshot_ros.particle.world import MAX_LANDMARKS
 from oneshot_ros.policy.attention import masked_softmax
@@ -35,7 +36,7 @@ class ParticlePolicy(nn.Module):
     def __init__(self, variant: str, hidden: int = 64):
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"variant {variant!r}: use one of {VARIANTS}")
+            raise InputError(f"variant {variant!r}: use one of {VARIANTS}")
         self.variant = variant
         d_in = 2 + 3 * MAX_LANDMARKS  # obs (2 + 2L) + mask (L)
         if variant == "final_state_attention":

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from oneshot_ros.errors import InputError
 from oneshot_ros.particle import VARIANTS
 from oneshot_ros.particle.models import ParticlePolicy
 from oneshot_ros.particle.world import MAX_LANDMARKS, MIN_LANDMARKS, ParticleWorld
@@ -47,13 +48,13 @@ class ParticleTrainConfig:
 
     def __post_init__(self):
         if self.variant not in VARIANTS:
-            raise ValueError(f"variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
+            raise InputError(f"variant {self.variant!r}: use one of {', '.join(VARIANTS)}")
         lo, hi = self.landmarks
         if not MIN_LANDMARKS <= lo <= hi <= MAX_LANDMARKS:
-            raise ValueError(f"landmarks {lo}-{hi}: use a range inside "
+            raise InputError(f"landmarks {lo}-{hi}: use a range inside "
                              f"{MIN_LANDMARKS}-{MAX_LANDMARKS}, e.g. 2-5")
         if self.iterations < 1 or self.batch_size < 1:
-            raise ValueError("iterations and batch_size must be at least 1")
+            raise InputError("iterations and batch_size must be at least 1")
 
 
 def sample_batch(config: ParticleTrainConfig, rng: np.random.Generator) -> dict:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from oneshot_ros.errors import InputError
+
 MIN_LANDMARKS, MAX_LANDMARKS = 2, 10
 
 
@@ -28,9 +30,9 @@ class ParticleWorld:
 
     def __post_init__(self):
         if not (self.arena_m > 0 and self.max_step > 0 and self.horizon >= 1):
-            raise ValueError(f"{self}: arena_m, max_step and horizon must be positive")
+            raise InputError(f"{self}: arena_m, max_step and horizon must be positive")
         if self.min_separation <= 2 * self.success_radius:
-            raise ValueError("min_separation must exceed 2 * success_radius so one is reached")
+            raise InputError("min_separation must exceed 2 * success_radius so one is reached")
 
     def obs_dim(self) -> int:
         return 2 + 2 * MAX_LANDMARKS

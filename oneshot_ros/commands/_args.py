@@ -1,0 +1,89 @@
+"""Argument types and output-path checks shared by the subcommands.
+
+Checked before any work starts, so a bad value costs the user a one-line error, not a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from oneshot_ros.errors import InputError
+
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (0 would otherwise mean "use the default" somewhere)."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: use at least 1")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: use 0 or more")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+class Once(argparse.Action):
+    """An option that may be given once: argparse would otherwise keep only the last value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} given twice; this command takes one")
+        setattr(namespace, self.dest, values)
+
+
+def check_noise(flag: str, noise: float, max_step_m: float) -> float:
+    """The demonstrator's action-noise std must lie in 0..max_step_m (m per step)."""
+    if not 0.0 <= noise <= max_step_m:
+        raise InputError(f"{flag} {noise}: use 0..{max_step_m} m per step")
+    return noise
+
+
+def check_output_dir(flag: str, path: str | Path) -> Path:
+    """A directory that exists or can be created: no regular file on the way, writable."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {path} is a file; pass a directory")
+    _check_parents(flag, path)
+    return path
+
+
+def check_video_path(flag: str, path: str | Path) -> Path:
+    """A .mp4/.gif file name whose folder exists or can be created and is writable."""
+    path = Path(path)
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise InputError(f"{flag} {path}: use a .mp4 or .gif file name")
+    return check_output_file(flag, path)
+
+
+def check_output_file(flag: str, path: str | Path) -> Path:
+    """A file name (not a directory) whose folder exists or can be created and is writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{flag} {path} is a directory; pass a file name")
+    _check_parents(flag, path)
+    return path
+
+
+def _check_parents(flag: str, path: Path) -> None:
+    """The nearest existing ancestor must be a writable directory (mkdir and ffmpeg need it)."""
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"{flag} {path}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path}: cannot write into {ancestor} (permission denied)")
