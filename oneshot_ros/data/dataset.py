@@ -32,6 +32,10 @@ from oneshot_ros.data.storage import DemoReader
 
 log = logging.getLogger(__name__)
 
+# Episodes produced by a learner (DAgger rollouts): their states and expert labels are training
+# pairs, but they never condition the policy (a conditioning demo shows the task done right).
+LEARNER_SOURCES = frozenset({"dagger"})
+
 
 def split_by_demo(reader: DemoReader, val_fraction: float = 0.1,
                   min_val_per_task: int = 2) -> tuple[list[int], list[int]]:
@@ -76,9 +80,11 @@ class PairedDemoDataset(torch.utils.data.Dataset):
         dropped = sorted(set(by_task) - set(self.partners))
         if dropped:
             log.warning("tasks with a single demonstration cannot be paired, skipped: %s", dropped)
-        # Conditioning demos: successful ones of pairable tasks (the paper conditions on success).
+        # Conditioning demos: successful demonstrations of pairable tasks (the paper conditions
+        # on success); learner rollouts only supply pairs.
         self.conditioning = [k for k, d in enumerate(self.demos)
-                             if d["task"] in self.partners and d["success"]]
+                             if d["task"] in self.partners and d["success"]
+                             and d.get("source", "scripted") not in LEARNER_SOURCES]
         if not self.conditioning:
             raise ValueError("no task has two demonstrations: collect at least 2 per task")
 
@@ -128,4 +134,4 @@ def _load(reader: DemoReader, index: int) -> dict:
     episode = reader[index]
     return {"task": episode.task, "seed": episode.seed, "obs": episode.obs,
             "expert_actions": episode.expert_actions, "stage_ends": episode.stage_ends,
-            "success": episode.success, "index": index}
+            "success": episode.success, "source": episode.source, "index": index}

@@ -46,13 +46,15 @@ class ExpertAgreement:
         self.agreed: dict[int, int] = {}
         self.steps: dict[int, int] = {}
 
-    def observe(self, action: np.ndarray, n_placed: int) -> None:
-        """`action` (4,) the policy is about to execute in the env's current state."""
+    def observe(self, action: np.ndarray, n_placed: int) -> np.ndarray:
+        """`action` (4,) the policy is about to execute in the env's current state -> the
+        expert's noise-free action (4,) in that state (DAgger's label)."""
         env = self.env
         expert = self.expert.expert_action(Scene(env.gripper_position(), env.gripper_state(),
                                                  env.block_positions()))  # (4,)
         self.steps[n_placed] = self.steps.get(n_placed, 0) + 1
         self.agreed[n_placed] = self.agreed.get(n_placed, 0) + agrees(action, expert)
+        return expert
 
     def fractions(self) -> dict[str, float]:
         return {str(k): self.agreed[k] / self.steps[k] for k in sorted(self.steps)}
@@ -84,12 +86,34 @@ def conditioning_demo(env, task: str, seeds: Iterable[int], noise: float) -> Epi
     raise NoDemonstration(f"task {task!r}: no successful demonstration ({'; '.join(outcomes)})")
 
 
+class Trajectory:
+    """What a rollout visited, for DAgger: observations, executed actions, expert labels."""
+
+    def __init__(self):
+        self.obs: list[np.ndarray] = []  # (3B+2,) before each action
+        self.executed: list[np.ndarray] = []  # (4,) the action the env received
+        self.labels: list[np.ndarray] = []  # (4,) the noise-free expert's action there
+        self.stage_ends: list[int] = []  # step at which each stage first held
+
+    def add(self, obs, executed, label, step: int, n_placed: int) -> None:
+        self.obs.append(obs)
+        self.executed.append(executed)
+        self.labels.append(label)
+        while len(self.stage_ends) < n_placed:
+            self.stage_ends.append(step)
+
+
+Mixer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (policy, expert) -> executed action
+
+
 def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
-                   max_steps: int | None = None, on_step: StepHook | None = None) -> dict:
+                   max_steps: int | None = None, on_step: StepHook | None = None,
+                   mix: Mixer | None = None, trajectory: Trajectory | None = None) -> dict:
     """Greedy rollout of `imitator` conditioned on `demo`, until success (+ settling) or horizon.
 
     The ensemble's temporal-dropout draws are seeded by the episode seed, so the episode does not
-    depend on which worker ran it or on the episodes before it.
+    depend on which worker ran it or on the episodes before it. DAgger passes `mix` (which of
+    the policy's and the expert's actions to execute) and `trajectory` (filled step by step).
     """
     obs = env.reset(task, seed)
     imitator.generator.manual_seed(seed)
@@ -99,9 +123,13 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
     done_at, steps, n_placed = None, 0, 0
     for step in range(horizon):
         action, attention = imitator.act(obs)  # (4,), {"temporal": ..., "block": ...}
-        agreement.observe(action, n_placed)
-        obs, info = env.step(action)
+        expert = agreement.observe(action, n_placed)
+        executed = action if mix is None else mix(action, expert)
+        previous_obs = obs
+        obs, info = env.step(executed)
         n_placed = info["n_placed"]
+        if trajectory is not None:
+            trajectory.add(previous_obs, executed, expert, step, n_placed)
         steps = step + 1
         if on_step is not None:
             on_step(env, attention)

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from oneshot_ros.errors import InputError
 from oneshot_ros.policy import checkpoint
 
 TENSORS, META = "train_state.safetensors", "train_state.json"
@@ -44,10 +45,10 @@ def load_into(out: Path, model: torch.nn.Module, cfg) -> tuple[int, float]:
     out = Path(out)
     meta_path = out / META
     if not meta_path.is_file():
-        raise ValueError(f"--resume: {meta_path} missing; train into {out} first (no --resume)")
+        raise InputError(f"--resume: {meta_path} missing; train into {out} first (no --resume)")
     saved, _ = checkpoint.load(out)
     if saved.config != cfg.policy:
-        raise ValueError(f"--resume: the policy config differs from the checkpoint in {out}; "
+        raise InputError(f"--resume: the policy config differs from the checkpoint in {out}; "
                          "resume with the same --config or train into a new --out")
     model.load_state_dict(saved.state_dict())
     meta = json.loads(meta_path.read_text())
