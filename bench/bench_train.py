@@ -101,7 +101,7 @@ def main() -> None:
     for name in ("eager", "compiled", "compiled_2x_pairs"):
         row = result[name]
         print(f"  {name:18s} {row['samples_per_s']:7.0f} samples/s   ratio "
-              f"{row['ratio_vs_eager']:.2f}x   (warm-up incl. compilation {row['warmup_s']:.0f} s)")
+              f"{row['ratio_vs_eager']:.2f}x   (warm-up with compilation {row['warmup_s']:.0f} s)")
 
 
 if __name__ == "__main__":
