@@ -226,7 +226,8 @@ def _out_of_time(cfg: TrainConfig, wall_s: float, ctx: DistributedContext) -> bo
 
 def _provenance(cfg: TrainConfig, data: DataPaths, reader: DemoReader, train_ds, ctx) -> dict:
     return {"trainer": "bc", "package_version": __version__,
-            "data": [str(p) for p in reader.paths], "data_demos": len(reader), "train_demos": len(train_ds.demos),
+            "data": [str(p) for p in reader.paths], "data_demos": len(reader),
+            "train_demos": len(train_ds.demos),
             "train_tasks": len(train_ds.tasks), "world_config": reader.world_config,
             "train_config": _plain(cfg), "world_size": ctx.world_size,
             "device": str(ctx.device)}
