@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("rclpy")
-from fake_robot import BLOCKS, NAN_JOINTS, FakeRobot  # noqa: E402
+from fake_robot import BLOCKS, NAN_JOINTS, PERIOD_S, FakeRobot  # noqa: E402
 
 from oneshot_ros.data.storage import DemoReader  # noqa: E402
 from oneshot_ros.robot import ObsLayout  # noqa: E402
@@ -183,3 +183,26 @@ def test_teleop_steps_follow_the_sim_clock_with_use_sim_time(ros_session, tmp_pa
     else:
         assert sent < 0.5 * sim_steps and hints == 1, (sent, sim_steps)
     ros_session.nodes.check_alive()
+
+
+def test_keyboard_teleop_taps_and_pauses_are_all_recorded(ros_session, tmp_path):
+    """teleop_twist_keyboard publishes once per key press: a tap moves the arm for 0.5 s and
+    the pause after it is recorded as still steps (they used to vanish from the demo)."""
+    from geometry_msgs.msg import Twist
+
+    out = tmp_path / "demos.h5"
+    robot = start_recorder(ros_session, out)
+    keyboard = ros_session.ros.node.create_publisher(Twist, "/cmd_vel", 10)
+    robot.run(0.5)  # inputs fresh; nothing recorded before the first key
+    up, close = Twist(), Twist()
+    up.linear.z, close.angular.z = 0.1, -1.0  # keys 't' and 'l' of teleop_twist_keyboard
+    keyboard.publish(up)
+    robot.run(1.5)
+    keyboard.publish(close)
+    robot.run(1.0)
+    episode = stop_and_read(ros_session, out)
+    assert episode.length >= 0.8 * 2.5 / PERIOD_S, episode.length  # every period from the tap
+    moving = np.flatnonzero(episode.actions[:, 2] > 1e-3)
+    assert 5 <= len(moving) <= 0.6 / PERIOD_S  # the tap's twist held for 0.5 s, not longer
+    assert episode.actions[-1, 3] == WorldConfig().action_layout.CLOSE
+    assert np.all(np.abs(episode.actions[moving[-1] + 1:, :3]) < 1e-3)  # still steps

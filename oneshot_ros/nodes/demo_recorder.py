@@ -7,6 +7,9 @@ One sample per arm command (whoever sends it: the scripted expert, teleop, a joy
 observation from the latest /joint_states + /block_poses (FK, as StackingEnv.observation) and
 the action (FK(command) - FK(measured), grip from the last gripper command). Teleop Twist or
 TwistStamped becomes a displacement per control step and is sent as commands by this node.
+A twist is held for stale_timeout_s (0.5 s, longer than teleop_twist_keyboard's key repeat
+while a key is held: a tap moves the arm 0.5 s); once teleop has driven an episode, every
+period without a fresh twist is a recorded still step (the keyboard's pauses are demo too).
 Teleop steps run on the node's clock: with a simulator publishing /clock, set use_sim_time:=true
 for one command per simulated control step (a hint is logged once otherwise). Services
 ~/start_episode, ~/stop_episode (writes it; one atomic commit, so a kill loses at most
@@ -16,6 +19,7 @@ the episode in flight), ~/discard_episode. Task and seed are read at ~/start_epi
 import sys
 from pathlib import Path
 
+import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
@@ -62,7 +66,7 @@ class DemoRecorder(Node):
         self.state = RobotStateInput(self, stale_s)
         self.commands = CommandOutput(self, self.period_s, max_velocity, 1.5)
         self.teleop = TeleopInput(self, topic, stamped, self.period_s, teleop_step_m, stale_s)
-        self.episode = None
+        self.episode, self.teleop_drives_episode = None, False
         self.file = EpisodeFile(self.out, self.config)  # opened at the first stop_episode
         self.create_subscription(JointTrajectory, conv.ARM_COMMAND_TOPIC, self.on_arm, QOS_DEPTH)
         self.gripper = GapInput(self, self.config.open_gap_m)  # after on_arm: callback order
@@ -115,9 +119,18 @@ class DemoRecorder(Node):
                                      state.gripper_position(), state.fingers)
 
     def teleop_step(self) -> None:
-        """Fresh teleop -> commands (angular.z > 0 opens, < 0 closes, else keeps the grip)."""
+        """Fresh teleop -> commands (angular.z > 0 opens, < 0 closes, else keeps the grip).
+
+        Once teleop has driven the running episode, a period without a fresh twist is a still
+        step (no motion, the grip kept), commanded and so recorded: keyboard teleop sends only
+        on key presses, and its pauses (e.g. while the fingers close) belong to the demo."""
         state = self.state
-        action = self.teleop.action(control.gap_to_grip(self.gripper.gap_m, self.config))
+        grip = control.gap_to_grip(self.gripper.gap_m, self.config)
+        action = self.teleop.action(grip)
+        if action is not None and self.episode is not None:
+            self.teleop_drives_episode = True
+        elif action is None and self.episode is not None and self.teleop_drives_episode:
+            action = np.array([0.0, 0.0, 0.0, grip])  # a still step
         if action is None or state.blocks is None or state.stale_reason():
             return
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
@@ -130,6 +143,7 @@ class DemoRecorder(Node):
         except ValueError as err:
             return reply(response, False, str(err))
         self.episode = EpisodeBuffer(task, self.get_parameter("seed").value, self.config)
+        self.teleop_drives_episode = False  # still steps start with the first teleop message
         self.state.expected_blocks = task.n_blocks  # other pose counts: rejected, logged
         self.get_logger().info(f"recording {task.string!r}")
         return reply(response, True, f"recording {task.string!r}")
