@@ -37,6 +37,7 @@ COMMANDS = {
     "info": ("info", "summarise a demonstration file or directory of shards"),
     "replay": ("replay", "render a stored demonstration to MP4/GIF"),
     "train": ("train", "train a one-shot policy by behavioral cloning"),
+    "dagger": ("dagger", "DAgger: label the policy's own rollouts with the demonstrator, retrain"),
     "eval": ("eval", "evaluate a trained policy: success by number of stages"),
     "particle": ("particle", "the paper's particle-reaching sanity task"),
     "ros-demo": ("ros_demo", "sim driver + imitator over ROS 2 topics on an unseen task"),

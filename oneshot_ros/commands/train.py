@@ -14,7 +14,8 @@ from oneshot_ros.commands._args import positive_int
 
 def add_arguments(parser):
     parser.add_argument("--config", help="TrainConfig YAML (config/train/*.yaml)")
-    parser.add_argument("--data", required=True, help="demonstration .h5 file or shard directory")
+    parser.add_argument("--data", required=True, nargs="+",
+                        help="demonstration .h5 files or shard directories, read as one set")
     parser.add_argument("--out", required=True, help="checkpoint directory (models/<name>)")
     parser.add_argument("--iterations", type=positive_int, help="override the config's iterations")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")

@@ -119,15 +119,16 @@ def plan(tasks: Iterable[str], demos_per_task: int,
 
 
 def run_unit(unit: WorkUnit, producer: Producer, noise: float,
-             max_attempts: int = MAX_ATTEMPTS) -> UnitResult:
-    """Try the unit's seeds in order until one episode succeeds."""
+             max_attempts: int = MAX_ATTEMPTS, keep_failures: bool = False) -> UnitResult:
+    """Try the unit's seeds in order until one episode succeeds (or, with `keep_failures`,
+    keep the first episode whatever its outcome: DAgger's learner rollouts)."""
     failures = []
     for seed in unit.seeds(max_attempts):
         episode = producer(unit.task, seed, noise)
         if episode.seed != seed or episode.task != unit.task:
             raise RuntimeError(f"producer returned ({episode.task}, {episode.seed}) for "
                                f"({unit.task}, {seed})")
-        if episode.success:
+        if episode.success or keep_failures:
             return UnitResult(unit, episode, failures)
         failures.append(episode.outcome)
     return UnitResult(unit, None, failures)
@@ -177,9 +178,10 @@ def default_world_config() -> dict:
 _worker_job: tuple | None = None
 
 
-def _init_worker(producer: Producer, noise: float, max_attempts: int) -> None:
+def _init_worker(producer: Producer, noise: float, max_attempts: int,
+                 keep_failures: bool) -> None:
     global _worker_job
-    _worker_job = (producer, noise, max_attempts)
+    _worker_job = (producer, noise, max_attempts, keep_failures)
 
 
 def _run_in_worker(unit: WorkUnit) -> UnitResult:
@@ -187,14 +189,15 @@ def _run_in_worker(unit: WorkUnit) -> UnitResult:
 
 
 def _results(units: list[WorkUnit], producer: Producer, noise: float, max_attempts: int,
-             workers: int) -> Iterator[UnitResult]:
+             workers: int, keep_failures: bool = False) -> Iterator[UnitResult]:
     """Results in unit order, computed here (workers=1) or by `workers` spawned processes."""
+    job = (producer, noise, max_attempts, keep_failures)
     if workers == 1:
         for unit in units:
-            yield run_unit(unit, producer, noise, max_attempts)
+            yield run_unit(unit, *job)
         return
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, _init_worker, (producer, noise, max_attempts)) as pool:
+    with context.Pool(workers, _init_worker, job) as pool:
         yield from pool.imap(_run_in_worker, units, chunksize=1)
 
 
@@ -202,8 +205,12 @@ def _results(units: list[WorkUnit], producer: Producer, noise: float, max_attemp
 def collect(tasks: Iterable[str], demos_per_task: int, out: str | Path,
             world_config: dict | None = None, producer: Producer | None = None,
             workers: int = 1, noise: float = 0.0, shard: tuple[int, int] = (0, 1),
-            max_attempts: int = MAX_ATTEMPTS, progress: bool = True) -> CollectReport:
-    """Collect into `out` (created or resumed); returns per-task counts. See module docstring."""
+            max_attempts: int = MAX_ATTEMPTS, progress: bool = True,
+            keep_failures: bool = False) -> CollectReport:
+    """Collect into `out` (created or resumed); returns per-task counts. See module docstring.
+
+    `keep_failures`: store each slot's first episode whatever its outcome (learner rollouts).
+    """
     if workers < 1 or max_attempts < 1:
         raise InputError(f"workers={workers}, max_attempts={max_attempts}: both must be >= 1")
     world_config = default_world_config() if world_config is None else world_config
@@ -217,7 +224,8 @@ def collect(tasks: Iterable[str], demos_per_task: int, out: str | Path,
         bar = tqdm(total=len(todo), desc=f"collect {Path(out).name}", unit="demo",
                    disable=not progress, smoothing=0.1)
         with bar:
-            for result in _results(todo, producer, noise, max_attempts, workers):
+            for result in _results(todo, producer, noise, max_attempts, workers,
+                                   keep_failures):
                 _record(result, writer, report.tasks[result.unit.task])
                 bar.update(1)
                 bar.set_postfix(success=f"{report.success_rate:.0%}", refresh=False)
