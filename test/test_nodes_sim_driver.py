@@ -80,3 +80,22 @@ def test_without_commands_the_arm_stays_in_the_pose_episodes_start_in(ros_sessio
     ros_session.wait_steps(ros_session.status()["step"] + 40)  # 2 s of sim time
     q = conv.arm_joint_vector(latest(states, session=ros_session))
     np.testing.assert_allclose(q, HOME_ARM, atol=0.02)
+
+
+def test_joint_states_carry_velocities_like_a_joint_state_broadcaster(ros_session):
+    """Each state reports every joint's mean velocity over the last control period."""
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState)
+    arm = ros_session.ros.node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, 10)
+    start_sim(ros_session)
+    target = np.array(HOME_ARM) + [0.3, 0, 0, 0, 0, 0, 0]  # shoulder pan +0.3 rad
+    for _ in range(6):
+        arm.publish(conv.arm_trajectory(target, 0.05))
+        ros_session.ros.spin_for(0.05)
+    latest(states, 2, session=ros_session)
+    (_, before), (_, after) = states[-2:]
+    assert len(after.velocity) == len(after.name) == len(before.name)
+    dt = conv.stamp_s(after.header.stamp) - conv.stamp_s(before.header.stamp)
+    expected = (np.array(after.position) - np.array(before.position)) / dt
+    np.testing.assert_allclose(after.velocity, expected, atol=1e-6)
+    pan = list(after.name).index("shoulder_pan_joint")
+    assert any(abs(msg.velocity[pan]) > 0.1 for _, msg in states[-20:])  # it moved

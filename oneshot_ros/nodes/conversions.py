@@ -84,9 +84,13 @@ def finger_positions(msg: JointState) -> np.ndarray:
     return joint_vector(msg, FINGER_JOINTS)
 
 
-def joint_state(positions: dict[str, float], stamp=None) -> JointState:
-    """JointState with every given joint (names in dict order); stamp: builtin Time or None."""
+def joint_state(positions: dict[str, float], stamp=None,
+                velocities: dict[str, float] | None = None) -> JointState:
+    """JointState with every given joint (names in dict order); stamp: builtin Time or None;
+    velocities (rad/s or m/s) by the same names, or None for an empty velocity field."""
     msg = JointState(name=list(positions), position=[float(v) for v in positions.values()])
+    if velocities is not None:
+        msg.velocity = [float(velocities[name]) for name in positions]
     if stamp is not None:
         msg.header.stamp = stamp
     return msg

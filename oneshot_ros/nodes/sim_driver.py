@@ -4,9 +4,10 @@
         -p task:="ab cd" -p seed:=3
 
 Every control period: apply the latest arm target and finger gap (held when commands stop), run
-one control step of physics, publish /block_poses then /joint_states (and /clock when not real
-time). Services: ~/reset (task and seed from the parameters), ~/status (JSON: step, success,
-outcome, n_placed), ~/save_video (writes the frames kept since the last save to video_path).
+one control step of physics, publish /block_poses then /joint_states (positions, and velocities
+as the mean over the last control period; /clock when not real time). Services: ~/reset (task
+and seed from the parameters), ~/status (JSON: step, success, outcome, n_placed), ~/save_video
+(writes the frames kept since the last save to video_path).
 """
 
 import json
@@ -75,6 +76,7 @@ class SimDriver(Node):
     def _reset(self) -> None:
         task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
         self.env.reset(task, seed)
+        self.previous_positions = None  # the first state after a reset reports velocity 0
         # hold the pose the episode starts in (StackingEnv's home pose) until commands arrive
         self.arm_target, self.gripper.gap_m = self.env.joint_targets()
         self.get_logger().info(f"reset: task {task!r}, seed {seed}")
@@ -96,12 +98,20 @@ class SimDriver(Node):
         stamp = self.stamps.stamp(self.sim_time_s)  # also publishes /clock off wall time
         positions, quats = self.env.scene.block_poses()  # (B, 3), (B, 4)
         self.block_pub.publish(conv.pose_array(positions, stamp, quats=quats))
-        self.joint_pub.publish(conv.joint_state(self.env.joint_positions(), stamp))
+        positions = self.env.joint_positions()
+        self.joint_pub.publish(conv.joint_state(positions, stamp, self._velocities(positions)))
         if self.video_path and self.env.n_steps % self.video_every == 0:
             self.frames.append(self.env.render())
         if not self.timed_out and self.sim_time_s - self.last_command_s > self.command_timeout_s:
             self.timed_out = True
             self.get_logger().info("no fresh command: holding the last target")
+
+    def _velocities(self, positions: dict[str, float]) -> dict[str, float]:
+        """Mean velocity of each joint over the last control period (0 after a reset), as a
+        joint_state_broadcaster reports the hardware's velocity state."""
+        previous = self.previous_positions or positions
+        self.previous_positions = positions
+        return {name: (q - previous[name]) / self.period_s for name, q in positions.items()}
 
     def on_reset(self, request, response):
         try:
