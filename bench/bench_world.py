@@ -9,7 +9,7 @@ time of a scripted 4-stage episode. "world" real time excludes the expert (the a
 MuJoCo figure (random actions) does; "+expert" includes it.
 If gymnasium-robotics with mujoco<3.12 is installed, FetchPickAndPlace-v4 (MuJoCo, one block,
 25 Hz) is measured in the same run and both real-time factors are printed side by side, with our
-figures scaled to the machine of pybullet_world.md §4 (where the same MuJoCo env was measured):
+figures scaled to a reference machine on which the same MuJoCo env was measured (below):
 this machine's speed drifts by +-25% between runs, and the ratio to MuJoCo does not.
 """
 
@@ -25,7 +25,7 @@ from oneshot_ros.sim.env import StackingEnv
 
 TASKS = {2: "ab", 6: "abc def", 10: "abcde fghij"}  # 1, 4 and 8 stages
 # FetchPickAndPlace-v4 real-time factor on the reference machine, by mujoco version
-# (pybullet_world.md §4, random actions, median of 5 x 10,000 steps).
+# (measured there with random actions, median of 5 x 10,000 steps).
 REFERENCE_MUJOCO_RTF = {"3.3.7": 51.0, "3.11.0": 61.0}
 
 

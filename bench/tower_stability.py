@@ -8,8 +8,8 @@ a demonstrator leaves (each cube off its support by N(0, --jitter) m in x and y,
 holds the arm still away from the tower, and simulates --seconds. A tower counts as collapsed
 when any cube moved more than 1 cm. The settings are WorldConfig as shipped, Bullet's own
 residual threshold (1e-7: every island iterates to the cap), table and cubes as one-link
-multibodies (PyBullet's default, slower), and 20 solver iterations, the setting
-pybullet_world.md §1 shows collapsing 10-cube towers (this bench's negative control: if it does
+multibodies (PyBullet's default, slower), and 20 solver iterations, a setting that collapses
+10-cube towers (this bench's negative control: if it does
 not collapse, the test is too easy to tell anything). Prints collapses, the median
 largest cube displacement and physics microseconds per stepSimulation, and writes JSON.
 """

@@ -149,7 +149,7 @@ class FetchKinematics:
         raise IKError(
             f"IK target {np.round(target, 3).tolist()} unreachable with the gripper pointing "
             f"down (residual {best_err * 1000:.1f} mm); keep targets inside the workspace "
-            "(fetch_arm_kinematics.md §8)"
+            "(docs/robot.md, Workspace)"
         )
 
     def _solve(self, target, r_goal, q_seed, torso, tol_m, max_iters, avoid=None):

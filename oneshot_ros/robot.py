@@ -51,7 +51,7 @@ JOINT_LIMITS = {
 }
 
 TORSO_UP_M = 0.38615  # torso fully up: a 0.72-0.75 m table is then inside the top-down workspace
-# Gripper straight down, 0.20 m above a 0.75 m table (fetch_arm_kinematics.md §7, "ready-high").
+# Gripper straight down, 0.20 m above a 0.75 m table (docs/robot.md, "ready-high").
 READY_ARM = (0.0, -0.8434, 0.0, 1.4381, 0.0, 0.9761, 0.0)
 # Home pose of the stacking world: the same TCP (0.65, 0, 0.95), pointing down, on the
 # "elbow out and high" IK branch (upper arm rolled, elbow to the robot's right, above 1.05 m).

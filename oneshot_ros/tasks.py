@@ -5,7 +5,8 @@ C on D; "abc" = A on B on C; a lone letter is a block left on the table. A task 
 letters a..j (2 <= n <= 10), each exactly once. stages = blocks − towers.
 
 The order of the towers in the string is the build order (towers left to right, each bottom-up),
-which is what a demonstration shows and the final-state baseline cannot see (paper.md §1).
+which is what a demonstration shows and the final-state baseline cannot see (our choice, see
+docs/design.md, Tasks).
 """
 
 from __future__ import annotations

@@ -156,7 +156,8 @@ def test_out_under_a_regular_file(capsys, tmp_path, tiny_model):
     _one_line_error(capsys, ["eval", "--model", tiny_model, "--task", "ab", "--out",
                              blocker / "eval"], f"{blocker} is a file, not a directory")
     _one_line_error(capsys, ["train", "--config", TINY, "--data", _demos(tmp_path / "d.h5"),
-                             "--out", blocker / "model", "--iterations", "1", "--json"], str(blocker))
+                             "--out", blocker / "model", "--iterations", "1", "--json"],
+                    str(blocker))
 
 
 def test_video_that_cannot_be_written(capsys, tmp_path):

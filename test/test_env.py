@@ -151,7 +151,7 @@ def _tower_drift_m(config, seconds: float = 4.0) -> float:
 
 def test_a_ten_cube_tower_stands_with_the_default_physics():
     """The speed settings (residual threshold, rigid-body cubes) keep tall towers standing;
-    20 solver iterations, which pybullet_world.md shows collapsing them, is the control."""
+    20 solver iterations, which bench/tower_stability.py shows collapsing them, is the control."""
     from dataclasses import replace
 
     from oneshot_ros.sim.config import WorldConfig

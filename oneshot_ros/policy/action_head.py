@@ -1,4 +1,4 @@
-"""Action head: expert actions <-> network outputs (paper.md §5, our decision).
+"""Action head: expert actions <-> network outputs (our decision: docs/design.md, Action space).
 
 "categorical": per axis of (dx, dy, dz) a categorical over K evenly spaced bins spanning
 [-max_step_m, +max_step_m] (spacing 2 max / (K-1), K odd so 0 is a bin) and a 2-way gripper

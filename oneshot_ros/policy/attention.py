@@ -1,6 +1,6 @@
 """Soft attention and neighborhood attention (Duan et al. 2017, §4.1).
 
-Soft attention with H heads (paper.md §3, our choice for "how heads differ"): head h has its own
+Soft attention with H heads (how heads differ is our choice, docs/design.md): head h has its own
 query projection W_h (D x D) and score vector v_h; contexts are shared:
     w_{h,i} = v_h^T tanh(W_h q + c_i),   out_h = sum_i softmax_i(w_h)_i m_i
 Masked keys get a score of -inf before the softmax, so padded blocks/steps never contribute.

@@ -1,6 +1,6 @@
 """PolicyConfig: every architecture setting of the one-shot policy, typed, in one place.
 
-Defaults follow Duan et al. 2017 (B.1, Modules 1-3) and our resolutions in reference/paper.md.
+Defaults follow Duan et al. 2017 (B.1, Modules 1-3) and our resolutions in docs/design.md.
 The config is saved in every checkpoint's config.json and rebuilds the model on load.
 """
 
@@ -62,10 +62,10 @@ class PolicyConfig:
         _check(self.ensemble_size >= 1, f"ensemble_size={self.ensemble_size}: use at least 1")
         _check(self.state_scale > 0, f"state_scale={self.state_scale}: use a positive factor")
 
-    # --- derived sizes (paper.md §3) --------------------------------------------------------
+    # --- derived sizes (Duan et al. Modules 1-2) --------------------------------------------
     @property
     def uses_temporal_dropout(self) -> bool:
-        return self.variant == "full"  # baselines: no temporal dropout, no ensemble (paper.md)
+        return self.variant == "full"  # baselines: no dropout, no ensemble (docs/design.md)
 
     @property
     def memory_dim(self) -> int:

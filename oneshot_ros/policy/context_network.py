@@ -6,7 +6,7 @@ Blocks are the LSTM batch. For t = 1..t_lstm, with x = output (ReLU(output) for 
   spatial attention: each block attends over all blocks, memory [xyz, temp] -> B x H(HD+3);
   one step of LSTM cell t (untied) on [robot_state, block_state, spatial, temp] (B x 395).
 Then 2 trainable queries x H heads attend over blocks (context = LSTM output, memory = current
-block xyz) -> [gripper state, 12 numbers] = 14 dims (paper.md §3).
+block xyz) -> [gripper state, 12 numbers] = 14 dims (Duan et al. Module 2).
 
 Step 1 does not depend on the current state (output, h, c start at zero, so its queries are
 constant): `prepare` computes its attention weights once per demo and `forward` reuses them, in
@@ -58,7 +58,7 @@ class ContextStep(nn.Module):
         wq = self.temporal.project_query(self.temporal_query(x))  # (N, M, B, H, D)
         # w = v_h^T tanh(W_h q_b + h[t, b]) for every step t and block b
         scores = additive_scores(wq.unsqueeze(2), h.unsqueeze(-2), self.temporal.score)
-        # (N, M, T~, B, H) -> one score per step: sum over the real blocks (paper.md §3)
+        # (N, M, T~, B, H) -> one score per step: sum over the real blocks (docs/design.md)
         scores = (scores * block_mask[:, :, None, :, None]).sum(dim=3)  # (N, M, T~, H)
         weights = masked_softmax(scores, time_mask[..., None], dim=2)  # (N, M, T~, H)
         temp = torch.einsum("nmth,nztbd->nmbhd", weights, h)  # (N, M, B, H, D)

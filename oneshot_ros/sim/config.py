@@ -1,7 +1,7 @@
 """WorldConfig: every physical and timing setting of the stacking world, in one typed dataclass.
 
-Defaults follow pybullet_world.md (240 Hz physics, 50 solver iterations, finger gear, combined
-friction 0.5); override them from YAML (`config/world.yaml`) with oneshot_ros.config.load_yaml.
+Defaults: 240 Hz physics, 50 solver iterations (bench/tower_stability.py), a finger gear,
+combined friction 0.5; override them from YAML (`config/world.yaml`) with config.load_yaml.
 Datasets and checkpoints store this config; readers refuse a mismatch of the layout fields.
 """
 
@@ -17,7 +17,7 @@ class WorldConfig:
     # Hz, policy step rate: ~120 steps per stage, so temporal dropout (keep 5%) sees ~6 a stage
     control_hz: float = 20.0
     physics_hz: float = 240.0  # Hz, Bullet fixed time step
-    solver_iterations: int = 50  # fewer collapse tall towers (pybullet_world.md §1)
+    solver_iterations: int = 50  # fewer collapse tall towers (bench/tower_stability.py)
     # (m/s)^2: an island stops iterating once its largest squared velocity correction of an
     # iteration is below this (1 cm/s), so resting stacks stop early while a grasp or a landing
     # block still gets all solver_iterations. Bullet's 1e-7 iterates settled towers to the cap
@@ -33,7 +33,7 @@ class WorldConfig:
     block_mass_kg: float = 0.1
     block_friction: float = 0.5  # Bullet multiplies: 0.5 x finger 1.0 = combined 0.5
     finger_friction: float = 1.0
-    finger_force_n: float = 30.0  # per finger; >= 5 N holds a 0.1 kg cube (pybullet_world.md)
+    finger_force_n: float = 30.0  # per finger; >= 5 N holds a 0.1 kg cube
     open_gap_m: float = 0.08  # finger gap when open (Fetch API: 0..0.1); 8 cm clears a 5 cm cube
     # Start layout: block centres inside this annulus around the shoulder-pan axis (base x 0.0327)
     spawn_radius_m: tuple[float, float] = (0.45, 0.70)

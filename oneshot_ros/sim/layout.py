@@ -6,7 +6,7 @@ import numpy as np
 
 from oneshot_ros.sim.config import WorldConfig
 
-PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (fetch_arm_kinematics.md §2)
+PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (docs/robot.md)
 MAX_TARGET_Z_M = 1.30  # highest top-down TCP we command
 MAX_TARGET_RADIUS_M = 0.75  # keep away from the straight-arm singularity
 MIN_TARGET_RADIUS_M = 0.38

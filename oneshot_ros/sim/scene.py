@@ -69,7 +69,7 @@ class FetchArm:
         self._max_vel = [JOINT_LIMITS[n].velocity for n in ARM_JOINTS]
 
     def _gear_fingers(self):
-        # PyBullet ignores <mimic>: a gear row keeps both fingers equal (pybullet_world.md §1).
+        # PyBullet's URDF loader ignores <mimic>: a gear row keeps both fingers equal.
         c = self.client.createConstraint(
             self.body, self.fingers[0], self.body, self.fingers[1],
             jointType=pybullet.JOINT_GEAR, jointAxis=[1, 0, 0],
