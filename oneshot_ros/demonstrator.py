@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oneshot_ros.data.episode import Episode
+from oneshot_ros import layout
+from oneshot_ros.episode import Episode
 from oneshot_ros.robot import ActionLayout
-from oneshot_ros.sim import layout
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task, parse_task
 

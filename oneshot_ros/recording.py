@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oneshot_ros.data.episode import SUCCESS, Episode
+from oneshot_ros.episode import SUCCESS, Episode
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task
 

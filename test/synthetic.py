@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.data.episode import MANIPULATION, SUCCESS, Episode
+from oneshot_ros.episode import MANIPULATION, SUCCESS, Episode
 from oneshot_ros.tasks import parse_task
 
 

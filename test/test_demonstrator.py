@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from oneshot_ros import layout
 from oneshot_ros.demonstrator import Scene, ScriptedStacker, run_episode
-from oneshot_ros.sim import layout
 from oneshot_ros.sim.env import StackingEnv
 
 

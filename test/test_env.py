@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from oneshot_ros.data.episode import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
+from oneshot_ros.episode import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
 from oneshot_ros.robot import ObsLayout
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.tasks import TaskError

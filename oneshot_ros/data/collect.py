@@ -30,8 +30,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from oneshot_ros.data.episode import Episode
 from oneshot_ros.data.storage import DemoWriter
+from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
 from oneshot_ros.tasks import parse_task
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oneshot_ros.data.collect import make_env
-from oneshot_ros.data.episode import Episode
+from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
 
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from oneshot_ros import __version__
 from oneshot_ros.data import journal
-from oneshot_ros.data.episode import Episode
+from oneshot_ros.episode import Episode
 from oneshot_ros.errors import FileFormatError, InputError, OutOfRangeError
 from oneshot_ros.robot import MIN_BLOCKS, ActionLayout, ObsLayout
 from oneshot_ros.tasks import TaskError, parse_task

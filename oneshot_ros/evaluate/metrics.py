@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 
-from oneshot_ros.data.episode import OUTCOMES
+from oneshot_ros.episode import OUTCOMES
 from oneshot_ros.tasks import parse_task, split_tasks
 
 NO_DEMO = "no_demonstration"  # the demonstrator failed on every demo seed: not evaluated

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from oneshot_ros.data.episode import MANIPULATION, Episode
 from oneshot_ros.demonstrator import Scene, ScriptedStacker, run_episode
+from oneshot_ros.episode import MANIPULATION, Episode
 
 SETTLE_STEPS = 5  # steps after the goal first holds before judging (as demonstrator.run_episode)
 FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable failure

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oneshot_ros import control
+from oneshot_ros import control, layout, success
 from oneshot_ros.kinematics import FetchKinematics
 from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, HOME_ARM, TORSO_JOINT
-from oneshot_ros.sim import layout, success
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.sim.quiet import pybullet
 from oneshot_ros.sim.scene import Scene

@@ -34,9 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from oneshot_ros.data.collect import collect
-from oneshot_ros.data.episode import Episode
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
+from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
 from oneshot_ros.train import state
 from oneshot_ros.train.bc import DataPaths, TrainConfig, train
