@@ -99,3 +99,84 @@ def test_joint_states_carry_velocities_like_a_joint_state_broadcaster(ros_sessio
     np.testing.assert_allclose(after.velocity, expected, atol=1e-6)
     pan = list(after.name).index("shoulder_pan_joint")
     assert any(abs(msg.velocity[pan]) > 0.1 for _, msg in states[-20:])  # it moved
+
+
+# --- joint_trajectory_controller semantics -------------------------------------------------------
+PAN = ARM_JOINTS.index("shoulder_pan_joint")
+PAN_LIMIT = 1.256  # rad/s: the URDF's, below max_joint_velocity_rad_s (2.5)
+
+
+def pan_track(states, since_s: float) -> np.ndarray:
+    """(N, 3): stamp - since_s, pan position, pan velocity of the states after since_s."""
+    rows = []
+    for _, msg in list(states):
+        t = conv.stamp_s(msg.header.stamp) - since_s
+        if t > 0:
+            i = list(msg.name).index("shoulder_pan_joint")
+            rows.append((t, msg.position[i], msg.velocity[i]))
+    return np.array(rows)
+
+
+def send_once(session, states, msg, seconds: float) -> np.ndarray:
+    """Publish one trajectory, let `seconds` of sim time pass; the pan joint's track since."""
+    arm = session.ros.node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, 10)
+    start_sim(session)
+    session.wait_steps(5)
+    session.ros.wait_for(lambda: arm.get_subscription_count() > 0, 10, "the sim subscribing")
+    t0 = conv.stamp_s(latest(states, session=session).header.stamp)
+    for message in msg if isinstance(msg, list) else [msg]:
+        arm.publish(message)
+    session.wait_steps(session.status()["step"] + int(seconds / 0.05))
+    return pan_track(states, t0)
+
+
+def trajectory(points) -> JointTrajectory:
+    """points: [(time_from_start_s, pan offset from HOME_ARM rad)]"""
+    msg = conv.arm_trajectory(HOME_ARM, 0.05)
+    msg.points = [conv.arm_trajectory(np.array(HOME_ARM) + [dq, 0, 0, 0, 0, 0, 0], 0.05).points[0]
+                  for _, dq in points]
+    for point, (t, _) in zip(msg.points, points, strict=True):
+        point.time_from_start = conv.duration(t)
+    return msg
+
+
+def test_one_point_at_1s_is_reached_in_about_1s(ros_session):
+    """`ros2 topic pub --once` of one point 0.3 rad away at 1 s: there after ~1 s, half way at
+    0.5 s (the previous main moved 0.063 rad, one control period's worth, and stopped)."""
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
+    track = send_once(ros_session, states, trajectory([(1.0, 0.3)]), 2.0)
+    pan = track[:, 1] - HOME_ARM[PAN]
+    half = pan[np.argmin(np.abs(track[:, 0] - 0.55))]
+    assert 0.08 < half < 0.22, track  # on its way: neither a jump nor one period's worth
+    assert np.all(np.abs(pan[track[:, 0] > 1.4] - 0.3) < 0.02), track
+    assert np.all(np.abs(track[:, 2]) < 0.3 * 1.5), track  # ~0.3 rad/s, not a step
+
+
+def test_a_burst_of_40_messages_never_exceeds_the_velocity_limit(ros_session):
+    """40 streamed one-point commands at once (the previous main moved the pan 4.3 rad/s)."""
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
+    burst = [conv.arm_trajectory(np.array(HOME_ARM) + [0.3, 0, 0, 0, 0, 0, 0], 0.05)] * 40
+    track = send_once(ros_session, states, burst, 1.5)
+    assert np.abs(track[:, 2]).max() <= PAN_LIMIT, track
+    assert abs(track[-1, 1] - HOME_ARM[PAN] - 0.3) < 0.02, track  # it still gets there
+
+
+def test_a_two_point_trajectory_passes_through_the_middle_point(ros_session):
+    """Out 0.3 rad at 0.6 s, back home at 1.2 s (the previous main took only the last point,
+    so the arm never moved)."""
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
+    track = send_once(ros_session, states, trajectory([(0.6, 0.3), (1.2, 0.0)]), 2.0)
+    pan = track[:, 1] - HOME_ARM[PAN]
+    assert pan.max() > 0.25, track
+    assert 0.45 < track[np.argmax(pan), 0] < 0.9, track  # about when the point is due
+    assert abs(pan[-1]) < 0.02, track
+
+
+def test_a_trajectory_that_ends_in_the_past_is_refused(ros_session):
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
+    msg = trajectory([(0.5, 0.3)])
+    msg.header.stamp.sec = 0
+    msg.header.stamp.nanosec = 1000  # sim time 1 us: long over
+    track = send_once(ros_session, states, msg, 0.5)
+    assert np.all(np.abs(track[:, 1] - HOME_ARM[PAN]) < 0.01)
+    assert "in the past" in ros_session.nodes.log("sim_driver")

@@ -3,11 +3,20 @@
     python -m oneshot_ros.nodes.sim_driver --ros-args --params-file config/sim_driver.yaml \
         -p task:="ab cd" -p seed:=3
 
-Every control period: apply the latest arm target and finger gap (held when commands stop), run
-one control step of physics, publish /block_poses then /joint_states (positions, and velocities
-as the mean over the last control period; /clock when not real time). Services: ~/reset (task
-and seed from the parameters), ~/status (JSON: step, success, outcome, n_placed), ~/save_video
-(writes the frames kept since the last save to video_path).
+Arm commands follow ros2_control's joint_trajectory_controller (oneshot_ros.trajectory): a
+received JointTrajectory replaces the current one at the next control period, its points are
+reached at header.stamp (zero = now) + time_from_start, interpolated linearly from the measured
+joints through every point, and the last point is held; a trajectory that ends in the past, or
+whose times do not increase, is refused with a log line. Each period's setpoint (sampled at the
+period's end) moves each joint at most max_joint_velocity_rad_s (and its URDF limit) per second,
+whatever the message rate, and leads the measured joint by at most max_lead_periods periods of
+that, so the joints measured on /joint_states stay within the limit too.
+
+Every control period: apply that setpoint and the finger gap (held when commands stop), run
+one control step of physics, publish /block_poses then /joint_states (positions, and
+velocities as the mean over the last control period; /clock when not real time). Services:
+~/reset (task and seed from the parameters), ~/status (JSON: step, success, outcome,
+n_placed), ~/save_video (writes the frames kept since the last save to video_path).
 """
 
 import json
@@ -21,6 +30,7 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
+from oneshot_ros import trajectory
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     QOS_DEPTH,
@@ -31,6 +41,7 @@ from oneshot_ros.nodes.common import (
     reply,
     world_config,
 )
+from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS
 from oneshot_ros.sim.env import StackingEnv
 
 
@@ -51,21 +62,30 @@ class SimDriver(Node):
                              "real_time is false (e.g. 3.0 = three times faster)")
         self.command_timeout_s = declare(self, "command_timeout_s", 0.5, "s without a command: "
                                          "log once, keep holding the last target")
-        self.max_velocity = declare(self, "max_joint_velocity_rad_s", 2.5, "rad/s, received "
-                                    "arm targets are rate-limited to this (and the URDF limits)")
+        self.max_velocity = declare(self, "max_joint_velocity_rad_s", 2.5, "rad/s, the arm "
+                                    "setpoint moves at most this fast (and the URDF limits)")
+        self.lead_periods = declare(self, "max_lead_periods", 1.2, "the setpoint leads the "
+                                    "measured joints by at most this many periods at the "
+                                    "velocity limit (PyBullet's servo catches up a longer lag "
+                                    "faster than the limit)")
+        self.open_loop = declare(self, "open_loop_control", False, "as JTC's: a new trajectory "
+                                 "starts from the last setpoint instead of the measured joints")
         self.video_path = declare(self, "video_path", "", "~/save_video writes here; '' = no "
                                   "frames are rendered")
         self.video_every = declare(self, "video_every_steps", 2, "render every k-th step")
         declare(self, "task", "ab cd", "task string; ~/reset uses task and seed")
         declare(self, "seed", 0, "block start layout of the episode ~/reset creates")
         declare(self, "gui", False, "unsupported here (DIRECT only); kept for launch files")
-        self.sim_time_s, self.frames, self.last_command_s = 0.0, [], 0.0
+        self.sim_time_s, self.frames = 0.0, []
         self.timed_out = False
         self.gripper = GapInput(self, self.env.config.open_gap_m)  # held when commands stop
         self._reset()
         self.joint_pub = self.create_publisher(JointState, conv.JOINT_STATES_TOPIC, QOS_DEPTH)
         self.block_pub = self.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, QOS_DEPTH)
         self.stamps = StampSource(self, self.real_time)
+        # the start of the current control period on the stamps' clock (sim or wall time)
+        self.time_s = 0.0 if not self.real_time else self.get_clock().now().nanoseconds * 1e-9
+        self.last_command_s = self.time_s
         self.create_subscription(JointTrajectory, conv.ARM_COMMAND_TOPIC, self.on_arm, QOS_DEPTH)
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_service(Trigger, "~/status", self.on_status)
@@ -78,31 +98,41 @@ class SimDriver(Node):
         self.env.reset(task, seed)
         self.previous_positions = None  # the first state after a reset reports velocity 0
         # hold the pose the episode starts in (StackingEnv's home pose) until commands arrive
-        self.arm_target, self.gripper.gap_m = self.env.joint_targets()
+        arm_target, self.gripper.gap_m = self.env.joint_targets()
+        limits = [JOINT_LIMITS[name] for name in ARM_JOINTS]
+        self.arm = trajectory.TrajectoryFollower(
+            arm_target, self.period_s, [min(self.max_velocity, lim.velocity) for lim in limits],
+            [lim.lower for lim in limits], [lim.upper for lim in limits], self.open_loop,
+            self.lead_periods)
         self.get_logger().info(f"reset: task {task!r}, seed {seed}")
 
     def on_arm(self, msg: JointTrajectory) -> None:
         try:
-            positions, _ = conv.trajectory_points(msg)
-            target = conv.limit_step(positions[-1], self.arm_target, self.period_s,
-                                     self.max_velocity)  # (7,) last point: streamed 1-point
-        except conv.MessageError as err:
+            positions, times = conv.trajectory_points(msg)  # (P, 7), (P,)
+            start = conv.stamp_s(msg.header.stamp)
+            self.arm.receive(trajectory.Trajectory(times, positions, start or None),
+                             self.time_s)
+        except (conv.MessageError, trajectory.TrajectoryError) as err:
             self.get_logger().warning(f"arm command rejected: {err}", throttle_duration_sec=2)
             return
-        self.arm_target, self.last_command_s, self.timed_out = target, self.sim_time_s, False
+        self.last_command_s, self.timed_out = self.time_s, False
 
     def tick(self) -> None:
-        self.env.command_joints(self.arm_target, self.gripper.gap_m)
+        q_arm = self.env.scene.arm.arm_positions()  # (7,) measured, ARM_JOINTS order
+        setpoint = self.arm.update(self.time_s, q_arm)  # sampled at the end of this period
+        self.env.command_joints(setpoint, self.gripper.gap_m)
         self.env.advance()
         self.sim_time_s += self.period_s
         stamp = self.stamps.stamp(self.sim_time_s)  # also publishes /clock off wall time
+        self.time_s = conv.stamp_s(stamp)
         positions, quats = self.env.scene.block_poses()  # (B, 3), (B, 4)
         self.block_pub.publish(conv.pose_array(positions, stamp, quats=quats))
         positions = self.env.joint_positions()
         self.joint_pub.publish(conv.joint_state(positions, stamp, self._velocities(positions)))
         if self.video_path and self.env.n_steps % self.video_every == 0:
             self.frames.append(self.env.render())
-        if not self.timed_out and self.sim_time_s - self.last_command_s > self.command_timeout_s:
+        idle_s = self.time_s - max(self.arm.end_s, self.last_command_s)  # since the last
+        if not self.timed_out and idle_s > self.command_timeout_s:  # command or trajectory point
             self.timed_out = True
             self.get_logger().info("no fresh command: holding the last target")
 

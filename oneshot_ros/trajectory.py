@@ -1,0 +1,127 @@
+"""Joint trajectory following as ros2_control's joint_trajectory_controller (JTC) does it.
+
+    follower = TrajectoryFollower(q_home, period_s, max_velocity, lower, upper)
+    follower.receive(Trajectory(times_s, positions, start_s=None), now_s)  # a message arrived
+    q_cmd = follower.update(now_s, q_measured)   # each control period: the setpoint (J,)
+
+Semantics (JTC in Kilted, position-only points):
+- a received trajectory replaces the current one at the next update (no merging);
+- its points are reached at start + time_from_start, start = header.stamp, or the update that
+  picks it up when the stamp is zero ("now");
+- it is interpolated linearly from the state at that update (the measured joints, as JTC with
+  open_loop_control false; the last setpoint with open_loop=True) through its points; a
+  trajectory that ends before `now` is refused; after its last point the last point is held;
+- each update samples at the end of its control period (now + period_s, ros2_controllers #1306).
+
+On top of JTC (whose hardware enforces limits), the setpoint moves at most
+max_velocity * period_s per update, stays inside [lower, upper] and, with lead_periods, at most
+lead_periods * max_velocity * period_s ahead of the measured joints (a position servo without
+velocity feed-forward, PyBullet's, catches up a longer lag faster than the limit), so the
+velocity limit holds per second whatever the message rate. Velocities/accelerations in the
+points are not used (linear interpolation through the positions). Plain numpy, no rclpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class TrajectoryError(ValueError):
+    """A trajectory the controller refuses (times not increasing, ends in the past, NaN)."""
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    times_s: np.ndarray  # (P,) time_from_start of each point, s, strictly increasing, >= 0
+    positions: np.ndarray  # (P, J) joint positions of each point
+    start_s: float | None = None  # header.stamp, s; None (zero stamp) = the update picking it up
+
+    def __post_init__(self):
+        times = np.asarray(self.times_s, dtype=np.float64).reshape(-1)
+        positions = np.asarray(self.positions, dtype=np.float64)
+        if positions.ndim != 2 or len(positions) != len(times) or len(times) == 0:
+            raise TrajectoryError(f"{len(times)} times for positions of shape {positions.shape}")
+        if not (np.all(np.isfinite(times)) and np.all(np.isfinite(positions))):
+            raise TrajectoryError("trajectory contains NaN or inf")
+        if times[0] < 0 or np.any(np.diff(times) <= 0):
+            raise TrajectoryError(f"time_from_start {times.tolist()} must be >= 0 and strictly "
+                                  "increasing")
+        object.__setattr__(self, "times_s", times)
+        object.__setattr__(self, "positions", positions)
+
+    def end_s(self, start_s: float) -> float:
+        return start_s + float(self.times_s[-1])
+
+
+class TrajectoryFollower:
+    """The setpoint of one joint group under streamed or planned trajectories (see module)."""
+
+    def __init__(self, q_hold, period_s: float, max_velocity, lower, upper,
+                 open_loop: bool = False, lead_periods: float | None = None):
+        if not period_s > 0:
+            raise ValueError(f"period_s={period_s}: use a positive control period")
+        if lead_periods is not None and not lead_periods >= 1:
+            raise ValueError(f"lead_periods={lead_periods}: use 1 or more (None: no bound)")
+        self.period_s, self.open_loop = period_s, open_loop
+        self.max_step = np.asarray(max_velocity, dtype=np.float64) * period_s  # (J,) or ()
+        self.max_lead = None if lead_periods is None else lead_periods * self.max_step
+        self.lower = np.asarray(lower, dtype=np.float64)
+        self.upper = np.asarray(upper, dtype=np.float64)
+        self.hold(q_hold)
+
+    def hold(self, q) -> None:
+        """Drop every trajectory and hold q (after a reset)."""
+        self.setpoint = np.array(q, dtype=np.float64)
+        self._pending: Trajectory | None = None
+        self._knots: tuple[np.ndarray, np.ndarray] | None = None  # (K,) times, (K, J) values
+        self.end_s = -np.inf  # when the active trajectory's last point is due
+
+    def receive(self, trajectory: Trajectory, now_s: float) -> None:
+        """Queue a trajectory for the next update (it replaces any queued one). Raises
+        TrajectoryError when it has the wrong width or ends before now_s (JTC refuses it)."""
+        if trajectory.positions.shape[1:] != self.setpoint.shape:
+            raise TrajectoryError(f"points have {trajectory.positions.shape[1]} positions; "
+                                  f"expected {self.setpoint.size}")
+        if trajectory.start_s is not None and trajectory.end_s(trajectory.start_s) < now_s:
+            raise TrajectoryError(f"trajectory ends at {trajectory.end_s(trajectory.start_s):.3f}"
+                                  f" s, before now ({now_s:.3f} s): header.stamp is in the past")
+        self._pending = trajectory
+
+    def update(self, now_s: float, q_measured) -> np.ndarray:
+        """The setpoint for the control period starting at now_s  # (J,)"""
+        if self._pending is not None:
+            self._start(self._pending, now_s, q_measured)
+            self._pending = None
+        if self._knots is not None:
+            target = self._sample(now_s + self.period_s)
+            step = np.clip(target - self.setpoint, -self.max_step, self.max_step)
+            setpoint = self.setpoint + step
+            if self.max_lead is not None:
+                q = np.asarray(q_measured, dtype=np.float64)
+                setpoint = np.clip(setpoint, q - self.max_lead, q + self.max_lead)
+            self.setpoint = np.clip(setpoint, self.lower, self.upper)
+        return self.setpoint.copy()
+
+    def _start(self, trajectory: Trajectory, now_s: float, q_measured) -> None:
+        start = now_s if trajectory.start_s is None else trajectory.start_s
+        times = start + trajectory.times_s  # (P,) absolute
+        before = self.setpoint if self.open_loop else np.asarray(q_measured, dtype=np.float64)
+        keep = times > now_s  # points still ahead; the state at now_s leads to the first one
+        if keep.all():
+            knots = (np.concatenate([[now_s], times]),
+                     np.concatenate([before[None], trajectory.positions]))
+        else:  # stamped in the past: sample between the points already due (JTC does too)
+            knots = (times, trajectory.positions)
+        self._knots, self.end_s = knots, float(times[-1])
+
+    def _sample(self, t_s: float) -> np.ndarray:
+        times, values = self._knots
+        if t_s >= times[-1]:
+            return values[-1].copy()
+        if t_s <= times[0]:
+            return values[0].copy()
+        k = int(np.searchsorted(times, t_s, side="right")) - 1  # times[k] <= t < times[k+1]
+        w = (t_s - times[k]) / (times[k + 1] - times[k])
+        return values[k] + w * (values[k + 1] - values[k])
