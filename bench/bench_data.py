@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from oneshot_ros.collect import collect
 from oneshot_ros.data import batch as keys
-from oneshot_ros.data.collect import collect, default_world_config
 from oneshot_ros.data.dataset import PairedDemoDataset
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
+from oneshot_ros.sim.config import default_world_config
 from oneshot_ros.train.step import bc_step, make_optimizer
 
 TASKS = ["ab", "abc", "ab cd", "a bc"]  # 1-2 stages: short demos keep the benchmark quick

@@ -53,7 +53,7 @@ def ab_demo_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_demo_file(tmp_path_factory):
     """Real scripted demonstrations: 2 one-stage tasks x 4 demos, written by `collect`."""
-    from oneshot_ros.data.collect import collect
+    from oneshot_ros.collect import collect
 
     path = tmp_path_factory.mktemp("demos") / "small.h5"
     collect(["ab", "ab c"], 4, path, workers=1, noise=0.002, progress=False)

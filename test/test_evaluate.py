@@ -9,7 +9,7 @@ import json
 import pytest
 
 from oneshot_ros import cli
-from oneshot_ros.data.collect import derive_seed, plan
+from oneshot_ros.collect import derive_seed, plan
 from oneshot_ros.episode import OUTCOMES
 from oneshot_ros.evaluate.metrics import NO_DEMO, PAPER_BC, summarize
 from oneshot_ros.evaluate.runner import EVAL_SEED_BIT, EnvRunner, EvalConfig, EvalUnit

@@ -103,7 +103,7 @@ def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
 @pytest.mark.parametrize("bounds, kept", [("max_stages: 1\n", 1), ("min_stages: 2\n", 1),
                                           ("min_stages: 1\nmax_stages: 2\n", 2)])
 def test_stage_bounds_select_tasks(tmp_path, bounds, kept):
-    from oneshot_ros.data.collect import collect
+    from oneshot_ros.collect import collect
 
     data = tmp_path / "mixed.h5"
     collect(["ab", "abc"], 2, data, workers=1, noise=0.002, progress=False)  # 1 and 2 stages

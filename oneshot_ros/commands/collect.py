@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from oneshot_ros.collect import MAX_ATTEMPTS
 from oneshot_ros.commands._args import (
     check_noise,
     check_output_dir,
     check_output_file,
     positive_int,
 )
-from oneshot_ros.data.collect import MAX_ATTEMPTS
 from oneshot_ros.errors import InputError
 
 
@@ -51,8 +51,8 @@ def add_arguments(parser):
 def run(args) -> int:
     import dataclasses
 
+    from oneshot_ros.collect import collect, parse_shard
     from oneshot_ros.config import load_yaml
-    from oneshot_ros.data.collect import collect, parse_shard
     from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
     from oneshot_ros.sim.config import WorldConfig
     from oneshot_ros.tasks import load_task_list

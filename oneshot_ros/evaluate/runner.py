@@ -11,7 +11,7 @@ succeeds. The policy acts greedily (its ensemble averaged) until success or the 
 scripted demonstrator then runs on the same episode seed (the paper's "Demo" bar).
 
 Seeds: evaluation seeds have bit 31 set (2**31 <= seed < 2**32); collection seeds are
-`data.collect.derive_seed(...) & 0x7FFF_FFFF` < 2**31, so an evaluated layout can never be a
+`collect.derive_seed(...) & 0x7FFF_FFFF` < 2**31, so an evaluated layout can never be a
 training layout, by construction rather than by luck of the hash. Every episode is a function of
 its unit alone (fresh world on reset, temporal-dropout draws seeded by the episode seed, one torch
 thread), so results are identical whatever the number of workers and whatever ran before.
@@ -36,7 +36,12 @@ from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
 from oneshot_ros.evaluate import rollout
 from oneshot_ros.evaluate.attention import AttentionTrace
 from oneshot_ros.evaluate.metrics import NO_DEMO, split_of, summarize
+from oneshot_ros.evaluate.video import write_video
+from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.configuration import DECODE_MODES
+from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.replay import replay
+from oneshot_ros.sim.env import make_env
 from oneshot_ros.tasks import parse_task
 
 EVAL_SEED_BIT = 1 << 31  # set in every evaluation seed, never in a collection seed
@@ -109,14 +114,10 @@ class ModelFactory:
 
     def __init__(self, model_dir: str | Path, ensemble: int | None = None,
                  decoding: str = "argmax"):
-        from oneshot_ros.policy import checkpoint
-
         self.model_dir, self.ensemble, self.decoding = str(model_dir), ensemble, decoding
         _, self.metadata = checkpoint.load(model_dir)  # CheckpointError (ValueError) if bad
 
     def __call__(self):
-        from oneshot_ros.policy.imitator import Imitator
-
         return Imitator.from_checkpoint(self.model_dir, ensemble=self.ensemble, seed=0,
                                         decoding=self.decoding)
 
@@ -179,8 +180,6 @@ class _Worker:
     """One env and one Imitator, reused for every unit this process runs."""
 
     def __init__(self, factory: Callable[[], object], config: EvalConfig):
-        from oneshot_ros.data.collect import make_env
-
         self.config = config
         self.env = make_env(config.world_config)
         self.imitator = factory()
@@ -221,8 +220,6 @@ class _Frames:
     every 2nd control step."""
 
     def __init__(self, demo, world_config: dict):
-        from oneshot_ros.data.replay import replay
-
         self.frames, self.n = [], 0
         replay(demo, world_config, every=2, on_frame=self.frames.append)
         self.frames += [(self.frames[-1] * 0.35).astype(np.uint8)] * int(VIDEO_FPS)
@@ -233,8 +230,6 @@ class _Frames:
         self.n += 1
 
     def write(self, out_dir: Path, unit: EvalUnit) -> str:
-        from oneshot_ros.evaluate.video import write_video
-
         name = f"videos/{unit.task.replace(' ', '_')}-{unit.index}.mp4"
         write_video(self.frames, out_dir / name, fps=VIDEO_FPS)
         return name

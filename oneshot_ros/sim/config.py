@@ -7,6 +7,7 @@ Datasets and checkpoints store this config; readers refuse a mismatch of the lay
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from oneshot_ros.robot import TORSO_UP_M, ActionLayout
@@ -71,3 +72,8 @@ class WorldConfig:
 
     def horizon(self, n_stages: int) -> int:
         return self.horizon_base_steps + self.horizon_per_stage_steps * n_stages
+
+
+def default_world_config() -> dict:
+    """WorldConfig() as a JSON-able dict (what demonstration files store)."""
+    return dataclasses.asdict(WorldConfig())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from oneshot_ros import control, layout, success
+from oneshot_ros.config import from_dict
 from oneshot_ros.kinematics import FetchKinematics
 from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, HOME_ARM, TORSO_JOINT
 from oneshot_ros.sim.config import WorldConfig
@@ -224,3 +225,8 @@ class StackingEnv:
 
     def close(self):
         self.scene.close()
+
+
+def make_env(world_config: dict) -> StackingEnv:
+    """StackingEnv for a stored world config (a dict of WorldConfig fields)."""
+    return StackingEnv(from_dict(WorldConfig, world_config, "world config"))

@@ -16,7 +16,7 @@ Round r (0, 1, ...):
    Rollouts are pairs only: they never condition the policy, nor enter the validation split.
 
 Determinism and resume: rollout slot j of a task in round r is collection slot
-r * rollouts_per_task + j (data/collect.py seeds, < 2**31, never an evaluation layout), and its
+r * rollouts_per_task + j (collect.py seeds, < 2**31, never an evaluation layout), and its
 conditioning demo and ensemble draws are seeded by the slot's seed; workers run one torch thread.
 A round's rollouts therefore do not depend on --workers, and an interrupted round resumes: the
 rollout file skips slots it holds, training resumes from its checkpoint (train/state.py).
@@ -33,11 +33,15 @@ from pathlib import Path
 
 import numpy as np
 
-from oneshot_ros.data.collect import collect
+from oneshot_ros.collect import collect, derive_seed
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
 from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
+from oneshot_ros.evaluate import rollout
+from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.sim.env import make_env
+from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
 from oneshot_ros.train.bc import DataPaths, TrainConfig, train
 
@@ -77,7 +81,7 @@ def demo_seed(task: str, seed: int, attempt: int) -> int:
 
 
 class DaggerProducer:
-    """Picklable producer (task, seed, noise) -> a labelled learner rollout (data.collect)."""
+    """Picklable producer (task, seed, noise) -> a labelled learner rollout (collect)."""
 
     def __init__(self, model_dir: str | Path, beta: float, world_config: dict,
                  ensemble: int | None = None, demo_noise: float = DEFAULT_NOISE_STD_M):
@@ -90,8 +94,6 @@ class DaggerProducer:
 
     def __call__(self, task: str, seed: int, noise: float) -> Episode:
         import torch
-
-        from oneshot_ros.evaluate import rollout
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # the same floats in every worker and in-process
@@ -114,9 +116,6 @@ class DaggerProducer:
 
     def _load(self):
         if self._env is None:
-            from oneshot_ros.data.collect import make_env
-            from oneshot_ros.policy.imitator import Imitator
-
             self._env = make_env(self.world_config)
             self._imitator = Imitator.from_checkpoint(self.model_dir, ensemble=self.ensemble,
                                                       seed=0)
@@ -158,9 +157,6 @@ def dagger(cfg: DaggerConfig, model: str | Path, data: DataPaths, tasks: list[st
 
 def _round_success(path: Path, round_index: int, per_task: int, tasks: list[str]) -> dict:
     """Episodes and success rate of round `round_index`'s slots in the rollout file."""
-    from oneshot_ros.data.collect import derive_seed
-    from oneshot_ros.tasks import parse_task
-
     slots = range(round_index * per_task, (round_index + 1) * per_task)
     wanted = {(parse_task(t).string, derive_seed(parse_task(t).string, j, 0))
               for t in tasks for j in slots}

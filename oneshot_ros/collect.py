@@ -31,8 +31,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from oneshot_ros.data.storage import DemoWriter
+from oneshot_ros.demonstrator import run_episode
 from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
+from oneshot_ros.sim.config import default_world_config
 from oneshot_ros.tasks import parse_task
 
 log = logging.getLogger(__name__)
@@ -149,29 +151,13 @@ class EnvProducer:
         return {"world_config": self.world_config, "_env": None}
 
     def __call__(self, task: str, seed: int, noise: float) -> Episode:
-        from oneshot_ros.demonstrator import run_episode
-
         if self._env is None:
+            # PyBullet and Pinocchio load here, on first use, not when `oneshot-ros --help`
+            # imports this module (commands/collect reads MAX_ATTEMPTS)
+            from oneshot_ros.sim.env import make_env
+
             self._env = make_env(self.world_config)
         return run_episode(self._env, task, seed, noise)
-
-
-def make_env(world_config: dict):
-    """StackingEnv for a stored world config (a dict of WorldConfig fields)."""
-    from oneshot_ros.config import from_dict
-    from oneshot_ros.sim.config import WorldConfig
-    from oneshot_ros.sim.env import StackingEnv
-
-    return StackingEnv(from_dict(WorldConfig, world_config, "world config"))
-
-
-def default_world_config() -> dict:
-    """WorldConfig() as a JSON-able dict (what demonstration files store)."""
-    import dataclasses
-
-    from oneshot_ros.sim.config import WorldConfig
-
-    return dataclasses.asdict(WorldConfig())
 
 
 # --- worker processes ------------------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.data.collect import make_env
 from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
+from oneshot_ros.sim.env import make_env
 
 
 def replay(episode: Episode, world_config: dict, every: int = 1,
