@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from oneshot_ros import layout
-from oneshot_ros.episode import Episode
+from oneshot_ros.episode import SUCCESS, Episode
+from oneshot_ros.episode_loop import SETTLE_STEPS, run_loop
 from oneshot_ros.robot import ActionLayout
 from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task, parse_task
@@ -219,36 +220,23 @@ def _distance_to_segment(points: np.ndarray, a, b) -> np.ndarray:
 
 
 def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_STD_M,
-                max_steps: int | None = None, settle_steps: int = 5,
+                max_steps: int | None = None, settle_steps: int = SETTLE_STEPS,
                 on_step=None) -> Episode:
     """Reset `env` to (task, seed) and let the demonstrator act until success or the horizon.
 
-    The episode ends `settle_steps` after the goal first holds (the towers must still stand);
+    The episode loop (episode_loop.run_loop) ends `settle_steps` after the goal first holds;
     stage_ends[k] is the step at which the k-th stage (build order) first held.
     """
     task = task if isinstance(task, Task) else parse_task(task)
     obs = env.reset(task, seed)
     expert = ScriptedStacker(task, env.config, noise, seed=seed + 7919)
-    horizon = max_steps or env.horizon
-    observations, actions, labels, stage_ends = [], [], [], []
-    done_at = None
-    for step in range(horizon):
+
+    def choose(obs, n_placed):
         executed, label = expert.act(env.gripper_position(), env.gripper_state(),
                                      env.block_positions())
-        executed = executed.astype(np.float32)  # what the dataset stores: replay is exact
-        observations.append(obs)
-        actions.append(executed)
-        labels.append(label)
-        obs, info = env.step(executed)
-        if on_step is not None:
-            on_step(env)
-        placed = info["n_placed"]
-        while len(stage_ends) < placed:
-            stage_ends.append(step)
-        if info["success"] and done_at is None:
-            done_at = step
-        if done_at is not None and step - done_at >= settle_steps:
-            break
+        return executed.astype(np.float32), label  # what the dataset stores: replay is exact
+
+    visited = run_loop(env, obs, max_steps or env.horizon, choose, settle_steps, on_step)
     outcome = env.outcome()
-    return Episode(task.string, seed, noise, np.array(observations), np.array(actions),
-                   np.array(labels), outcome == "success", outcome, stage_ends)
+    return Episode(task.string, seed, noise, np.array(visited.obs), np.array(visited.executed),
+                   np.array(visited.labels), outcome == SUCCESS, outcome, visited.stage_ends)

@@ -160,7 +160,7 @@ class _ScriptedPolicy:
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_expert_agreement_per_stage(sign):
-    from oneshot_ros.evaluate import rollout
+    from oneshot_ros import rollout
     from oneshot_ros.sim.env import StackingEnv
 
     env = StackingEnv()
@@ -179,7 +179,7 @@ def test_expert_agreement_per_stage(sign):
 def test_agrees_compares_direction_and_gripper():
     import numpy as np
 
-    from oneshot_ros.evaluate.rollout import agrees
+    from oneshot_ros.rollout import agrees
 
     assert agrees(np.array([0.01, 0, 0, 1]), np.array([0.012, 0.003, 0, 1]))
     assert not agrees(np.array([0.01, 0, 0, 1]), np.array([0, 0.01, 0, 1]))  # 90 degrees off

@@ -168,7 +168,7 @@ def _table(summary: dict, out: Path) -> str:
                          f"{_percent(row['success_rate'])}  {_percent(row['demo_success_rate'])}"
                          f"  {_percent(row['paper_bc'])}")
     agreement = summary.get("expert_agreement") or {}
-    if agreement:  # where the policy leaves the expert (evaluate.rollout.ExpertAgreement)
+    if agreement:  # where the policy leaves the expert (rollout.ExpertAgreement)
         lines.append("agreement with the expert's action, by stages placed: " + ", ".join(
             f"{k}: {_percent(v)}" for k, v in agreement.items()))
     lines.append(f"wrote {out}/episodes.jsonl, summary.json, fig3.png")

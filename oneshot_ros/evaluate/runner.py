@@ -32,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from oneshot_ros import rollout
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
-from oneshot_ros.evaluate import rollout
 from oneshot_ros.evaluate.attention import AttentionTrace
 from oneshot_ros.evaluate.metrics import NO_DEMO, split_of, summarize
 from oneshot_ros.evaluate.video import write_video

@@ -33,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
+from oneshot_ros import rollout
 from oneshot_ros.collect import collect, derive_seed
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
 from oneshot_ros.episode import Episode
+from oneshot_ros.episode_loop import Trajectory
 from oneshot_ros.errors import InputError
-from oneshot_ros.evaluate import rollout
 from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.sim.env import make_env
 from oneshot_ros.tasks import parse_task
@@ -103,7 +104,7 @@ class DaggerProducer:
                      if s != seed]
             demo = rollout.conditioning_demo(env, task, seeds, self.demo_noise)
             coin = np.random.default_rng([seed, 1])
-            trajectory = rollout.Trajectory()
+            trajectory = Trajectory()
             record = rollout.policy_episode(
                 env, imitator, task, seed, demo, trajectory=trajectory,
                 mix=lambda action, expert: expert if coin.random() < self.beta else action)

@@ -1,4 +1,5 @@
-"""One evaluation episode: a fresh demonstration, the policy's rollout, the demonstrator's own.
+"""Policy rollouts for evaluation and DAgger: a fresh demonstration, the policy's episode, the
+demonstrator's own on the same layout (all through episode_loop.run_loop).
 
     demo = conditioning_demo(env, "ab cd", demo_seeds, noise=0.002)   # retries failed demos
     record = policy_episode(env, imitator, "ab cd", seed, demo)       # greedy, until success
@@ -20,10 +21,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from oneshot_ros.demonstrator import Scene, ScriptedStacker, run_episode
-from oneshot_ros.episode import MANIPULATION, Episode
-
-SETTLE_STEPS = 5  # steps after the goal first holds before judging (as demonstrator.run_episode)
-FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable failure
+from oneshot_ros.episode import Episode
+from oneshot_ros.episode_loop import Trajectory, run_loop
 
 StepHook = Callable[[object, dict], None]  # (env, attention dict) after every policy step
 
@@ -86,23 +85,6 @@ def conditioning_demo(env, task: str, seeds: Iterable[int], noise: float) -> Epi
     raise NoDemonstration(f"task {task!r}: no successful demonstration ({'; '.join(outcomes)})")
 
 
-class Trajectory:
-    """What a rollout visited, for DAgger: observations, executed actions, expert labels."""
-
-    def __init__(self):
-        self.obs: list[np.ndarray] = []  # (3B+2,) before each action
-        self.executed: list[np.ndarray] = []  # (4,) the action the env received
-        self.labels: list[np.ndarray] = []  # (4,) the noise-free expert's action there
-        self.stage_ends: list[int] = []  # step at which each stage first held
-
-    def add(self, obs, executed, label, step: int, n_placed: int) -> None:
-        self.obs.append(obs)
-        self.executed.append(executed)
-        self.labels.append(label)
-        while len(self.stage_ends) < n_placed:
-            self.stage_ends.append(step)
-
-
 Mixer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (policy, expert) -> executed action
 
 
@@ -120,31 +102,22 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
     imitator.set_demo(demo.obs, demo.stage_ends)
     horizon = max_steps or env.horizon
     agreement = ExpertAgreement(env)
-    done_at, steps, n_placed = None, 0, 0
-    for step in range(horizon):
-        action, attention = imitator.act(obs)  # (4,), {"temporal": ..., "block": ...}
+    attention = [None]  # the latest step's attention dict, for on_step
+
+    def choose(obs, n_placed):
+        action, attention[0] = imitator.act(obs)  # (4,), {"temporal": ..., "block": ...}
         expert = agreement.observe(action, n_placed)
-        executed = action if mix is None else mix(action, expert)
-        previous_obs = obs
-        obs, info = env.step(executed)
-        n_placed = info["n_placed"]
-        if trajectory is not None:
-            trajectory.add(previous_obs, executed, expert, step, n_placed)
-        steps = step + 1
-        if on_step is not None:
-            on_step(env, attention)
-        if info["success"] and done_at is None:
-            done_at = step
-        if done_at is not None and step - done_at >= SETTLE_STEPS:
-            break
-        if step % FAILURE_CHECK_STEPS == 0 and env.outcome() == MANIPULATION:
-            break  # a block fell off the table: irrecoverable (paper B.4), stop early
-    return {**_result(env, steps, horizon), "expert_agreement": agreement.fractions()}
+        return (action if mix is None else mix(action, expert)), expert
+
+    hook = None if on_step is None else (lambda env: on_step(env, attention[0]))
+    visited = run_loop(env, obs, horizon, choose, on_step=hook, stop_on_manipulation=True,
+                       trajectory=trajectory)
+    return {**_result(env, len(visited), horizon), "expert_agreement": agreement.fractions()}
 
 
 def demonstrator_episode(env, task: str, seed: int, noise: float) -> dict:
     """The scripted demonstrator on the same start layout: the paper's "Demo" bar."""
-    episode = run_episode(env, task, seed, noise, settle_steps=SETTLE_STEPS)
+    episode = run_episode(env, task, seed, noise)
     return _result(env, episode.length, env.horizon)
 
 

@@ -1,0 +1,72 @@
+"""The one episode loop: act, step, note when each stage first holds, stop once settled.
+
+    trajectory = run_loop(env, obs, horizon, choose)  # choose(obs, n_placed) -> executed, label
+
+The scripted demonstrator (demonstrator.run_episode), evaluation rollouts and DAgger's learner
+rollouts (rollout.policy_episode) all run this loop, so they settle and count stages alike:
+an episode ends SETTLE_STEPS after the goal first holds (the towers must still stand), or at the
+horizon; stage_ends[k] is the step at which the k-th stage (build order) first held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from oneshot_ros.episode import MANIPULATION
+
+SETTLE_STEPS = 5  # steps after the goal first holds before the episode is judged
+FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable failure
+
+# (observation, stages placed so far) -> (action to execute (4,), noise-free expert label (4,))
+Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+
+
+class Trajectory:
+    """What an episode visited: observations, executed actions, expert labels, stage ends."""
+
+    def __init__(self):
+        self.obs: list[np.ndarray] = []  # (3B+2,) before each action
+        self.executed: list[np.ndarray] = []  # (4,) the action the env received
+        self.labels: list[np.ndarray] = []  # (4,) the noise-free expert's action there
+        self.stage_ends: list[int] = []  # step at which each stage first held
+
+    def __len__(self) -> int:
+        return len(self.obs)
+
+    def add(self, obs, executed, label, step: int, n_placed: int) -> None:
+        self.obs.append(obs)
+        self.executed.append(executed)
+        self.labels.append(label)
+        while len(self.stage_ends) < n_placed:
+            self.stage_ends.append(step)
+
+
+def run_loop(env, obs: np.ndarray, horizon: int, choose: Chooser,
+             settle_steps: int = SETTLE_STEPS, on_step: Callable[[object], None] | None = None,
+             stop_on_manipulation: bool = False,
+             trajectory: Trajectory | None = None) -> Trajectory:
+    """Run `env` (just reset, `obs` its observation) for at most `horizon` steps.
+
+    on_step(env) runs after every step. `stop_on_manipulation`: every FAILURE_CHECK_STEPS
+    steps, end early once a block has fallen off the table (irrecoverable, paper B.4).
+    """
+    trajectory = Trajectory() if trajectory is None else trajectory
+    done_at, n_placed = None, 0
+    for step in range(horizon):
+        executed, label = choose(obs, n_placed)
+        previous_obs = obs
+        obs, info = env.step(executed)
+        n_placed = info["n_placed"]
+        trajectory.add(previous_obs, executed, label, step, n_placed)
+        if on_step is not None:
+            on_step(env)
+        if info["success"] and done_at is None:
+            done_at = step
+        if done_at is not None and step - done_at >= settle_steps:
+            break
+        if (stop_on_manipulation and step % FAILURE_CHECK_STEPS == 0
+                and env.outcome() == MANIPULATION):
+            break
+    return trajectory
