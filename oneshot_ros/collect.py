@@ -15,17 +15,17 @@ failures the slot is given up and reported. A unit depends on nothing but (task,
 
 The episode producer is any picklable callable (task, seed, noise) -> Episode; the default,
 EnvProducer, runs the scripted demonstrator in one StackingEnv per worker.
-Workers are `spawn`ed processes (no fork of a live PyBullet client or torch threads).
+Workers are pool.ordered_results's `spawn`ed processes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from tqdm import tqdm
@@ -34,6 +34,7 @@ from oneshot_ros.data.storage import DemoWriter
 from oneshot_ros.demonstrator import run_episode
 from oneshot_ros.episode import Episode
 from oneshot_ros.errors import InputError
+from oneshot_ros.pool import ordered_results
 from oneshot_ros.sim.config import default_world_config
 from oneshot_ros.tasks import parse_task
 
@@ -160,31 +161,17 @@ class EnvProducer:
         return run_episode(self._env, task, seed, noise)
 
 
-# --- worker processes ------------------------------------------------------------------------
-_worker_job: tuple | None = None
+@dataclass(frozen=True)
+class UnitRunner:
+    """A pool worker: run_unit with this run's producer and settings."""
 
+    producer: Producer
+    noise: float
+    max_attempts: int
+    keep_failures: bool = False
 
-def _init_worker(producer: Producer, noise: float, max_attempts: int,
-                 keep_failures: bool) -> None:
-    global _worker_job
-    _worker_job = (producer, noise, max_attempts, keep_failures)
-
-
-def _run_in_worker(unit: WorkUnit) -> UnitResult:
-    return run_unit(unit, *_worker_job)
-
-
-def _results(units: list[WorkUnit], producer: Producer, noise: float, max_attempts: int,
-             workers: int, keep_failures: bool = False) -> Iterator[UnitResult]:
-    """Results in unit order, computed here (workers=1) or by `workers` spawned processes."""
-    job = (producer, noise, max_attempts, keep_failures)
-    if workers == 1:
-        for unit in units:
-            yield run_unit(unit, *job)
-        return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, _init_worker, job) as pool:
-        yield from pool.imap(_run_in_worker, units, chunksize=1)
+    def __call__(self, unit: WorkUnit) -> UnitResult:
+        return run_unit(unit, self.producer, self.noise, self.max_attempts, self.keep_failures)
 
 
 # --- the collection loop ---------------------------------------------------------------------
@@ -210,8 +197,8 @@ def collect(tasks: Iterable[str], demos_per_task: int, out: str | Path,
         bar = tqdm(total=len(todo), desc=f"collect {Path(out).name}", unit="demo",
                    disable=not progress, smoothing=0.1)
         with bar:
-            for result in _results(todo, producer, noise, max_attempts, workers,
-                                   keep_failures):
+            runner = partial(UnitRunner, producer, noise, max_attempts, keep_failures)
+            for result in ordered_results(todo, runner, workers):
                 _record(result, writer, report.tasks[result.unit.task])
                 bar.update(1)
                 bar.set_postfix(success=f"{report.success_rate:.0%}", refresh=False)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from oneshot_ros import rollout
@@ -40,6 +41,7 @@ from oneshot_ros.evaluate.video import write_video
 from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.configuration import DECODE_MODES
 from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.pool import ordered_results
 from oneshot_ros.replay import replay
 from oneshot_ros.sim.env import make_env
 from oneshot_ros.tasks import parse_task
@@ -155,7 +157,9 @@ class EnvRunner:
         bar = tqdm(total=len(todo), desc="eval", unit="ep", disable=not config.progress)
         successes = 0
         with bar:
-            for n, result in enumerate(_results(todo, factory, config), start=1):
+            make_worker = partial(_Worker, factory, config)
+            for n, result in enumerate(ordered_results(todo, make_worker, config.workers),
+                                       start=1):
                 successes += bool(result.record["success"])
                 bar.update(1)
                 bar.set_postfix(success=f"{successes / n:.0%}", refresh=False)
@@ -177,12 +181,20 @@ def _replace(config: EvalConfig, **changes) -> EvalConfig:
 
 # --- one episode, in a worker ----------------------------------------------------------------
 class _Worker:
-    """One env and one Imitator, reused for every unit this process runs."""
+    """One env and one Imitator on one torch thread, reused for every unit this process runs
+    (one thread in every worker and in-process: identical results whatever `workers`)."""
 
     def __init__(self, factory: Callable[[], object], config: EvalConfig):
+        self._threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         self.config = config
         self.env = make_env(config.world_config)
         self.imitator = factory()
+
+    def close(self) -> None:
+        """In-process runs: close the env, give torch its threads back."""
+        self.env.close()
+        torch.set_num_threads(self._threads)
 
     def __call__(self, unit: EvalUnit) -> EpisodeResult:
         cfg, task = self.config, parse_task(unit.task)
@@ -240,46 +252,3 @@ def _hooks(*hooks) -> rollout.StepHook | None:
     if not active:
         return None
     return lambda env, attention: [h(env, attention) for h in active]
-
-
-# --- worker processes (one torch thread each) ------------------------------------------------
-_worker: _Worker | None = None
-
-
-def _init_worker(factory: Callable[[], object], config: EvalConfig) -> None:
-    import torch
-
-    global _worker
-    torch.set_num_threads(1)
-    _worker = _Worker(factory, config)
-
-
-def _run_in_worker(unit: EvalUnit) -> EpisodeResult:
-    return _worker(unit)
-
-
-def _results(units: list[EvalUnit], factory, config: EvalConfig) -> Iterator[EpisodeResult]:
-    """Results in unit order, from this process (workers=1) or `workers` spawned processes."""
-    if not units:
-        return
-    workers = min(config.workers, len(units))
-    if workers == 1:
-        yield from _in_process(units, factory, config)
-        return
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, _init_worker, (factory, config)) as pool:
-        yield from pool.imap(_run_in_worker, units, chunksize=1)
-
-
-def _in_process(units: list[EvalUnit], factory, config: EvalConfig) -> Iterator[EpisodeResult]:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in a worker: identical results whatever `workers`
-    worker = _Worker(factory, config)
-    try:
-        for unit in units:
-            yield worker(unit)
-    finally:
-        worker.env.close()
-        torch.set_num_threads(threads)
