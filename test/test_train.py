@@ -100,6 +100,16 @@ def test_periodic_rollouts_are_logged(small_demo_file, tmp_path):
     assert len(rollouts) == 2 and all(0.0 <= s <= 1.0 for s in rollouts)
 
 
+def test_rollout_every_needs_a_rollout_check_from_the_caller(small_demo_file, tmp_path):
+    """train.bc never imports evaluate: a library caller that asks for rollouts passes the
+    check (the commands pass evaluate.training_check.rollout_success)."""
+    from oneshot_ros.train.bc import TrainConfig, train
+
+    with pytest.raises(ValueError, match="rollout_check"):
+        train(TrainConfig(iterations=1, rollout_every=1), small_demo_file, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("bounds, kept", [("max_stages: 1\n", 1), ("min_stages: 2\n", 1),
                                           ("min_stages: 1\nmax_stages: 2\n", 2)])
 def test_stage_bounds_select_tasks(tmp_path, bounds, kept):

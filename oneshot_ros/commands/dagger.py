@@ -29,6 +29,7 @@ def run(args) -> int:
     import dataclasses
 
     from oneshot_ros.config import load_yaml
+    from oneshot_ros.evaluate.training_check import rollout_success
     from oneshot_ros.tasks import load_task_list
     from oneshot_ros.train.dagger import DaggerConfig, dagger
 
@@ -45,7 +46,7 @@ def run(args) -> int:
     if not tasks:
         raise InputError(f"--tasks {args.tasks} lists no tasks; write one task per line")
     log = dagger(cfg, args.model, args.data, tasks, args.out, workers=args.workers,
-                 progress=not args.json)
+                 progress=not args.json, rollout_check=rollout_success)
     if args.json:
         print(json.dumps(log))
     else:

@@ -26,6 +26,7 @@ def run(args) -> int:
     import dataclasses
 
     from oneshot_ros.config import load_yaml
+    from oneshot_ros.evaluate.training_check import rollout_success
     from oneshot_ros.train.bc import TrainConfig, train
     from oneshot_ros.train.distributed import init_distributed, shutdown
 
@@ -35,7 +36,7 @@ def run(args) -> int:
     ctx = init_distributed()
     try:
         final = train(cfg, args.data, args.out, resume=args.resume, ctx=ctx,
-                      progress=not args.json)
+                      progress=not args.json, rollout_check=rollout_success)
     finally:
         shutdown(ctx)
     if ctx.is_main:

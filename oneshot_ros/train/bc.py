@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from oneshot_ros import __version__
 from oneshot_ros.data.batch import collate
@@ -36,6 +38,8 @@ from oneshot_ros.train.step import bc_step, eval_metrics, make_optimizer
 
 log = logging.getLogger(__name__)
 DataPaths = str | Path | list[str | Path]  # one .h5 file, a shard directory, or several
+# (model, training tasks, rollout_tasks, rollout_episodes, world config) -> success rate
+RolloutCheck = Callable[[OneShotPolicy, list[str], int, int, dict], float]
 
 
 @dataclass(frozen=True)
@@ -122,10 +126,16 @@ def load_datasets(data: DataPaths, cfg: TrainConfig):
 
 
 def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = False,
-          ctx: DistributedContext | None = None, progress: bool = True) -> dict:
-    """Run behavioral cloning; returns the final metrics. Only rank 0 writes files."""
-    from tqdm import tqdm
+          ctx: DistributedContext | None = None, progress: bool = True,
+          rollout_check: RolloutCheck | None = None) -> dict:
+    """Run behavioral cloning; returns the final metrics. Only rank 0 writes files.
 
+    `rollout_check` scores the model every cfg.rollout_every iterations (the commands pass
+    evaluate.training_check.rollout_success); required when rollout_every is set.
+    """
+    if cfg.rollout_every and rollout_check is None:
+        raise ValueError(f"rollout_every={cfg.rollout_every} needs a rollout_check, e.g. "
+                         "evaluate.training_check.rollout_success")
     ctx = ctx or DistributedContext()
     out = Path(out)
     if cfg.torch_threads:
@@ -167,8 +177,9 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
             for name in scores[0]:
                 record[f"val_{name}"] = float(np.mean([sc[name] for sc in scores]))
         if cfg.rollout_every and (it + 1) % cfg.rollout_every == 0 and ctx.is_main:
-            record["rollout_success"] = rollout_success(unwrap(wrapped), train_ds.tasks, cfg,
-                                                        reader.world_config)
+            record["rollout_success"] = rollout_check(unwrap(wrapped), train_ds.tasks,
+                                                      cfg.rollout_tasks, cfg.rollout_episodes,
+                                                      reader.world_config)
         bar.set_postfix(loss=f"{record['loss']:.3f}", samples_s=f"{record['samples_s']:.0f}")
         record["wall_s"] = wall_before + elapsed
         out_of_time = _out_of_time(cfg, record["wall_s"], ctx)
@@ -198,22 +209,6 @@ def _init_from(model: OneShotPolicy, cfg: TrainConfig) -> None:
         raise InputError(f"init_from {cfg.init_from}: its policy config differs from this "
                          "run's; set the same `policy:` keys in the training config")
     model.load_state_dict(saved.state_dict())
-
-
-def rollout_success(model: OneShotPolicy, tasks: list[str], cfg: TrainConfig,
-                    world_config: dict) -> float:
-    """Greedy success on the simplest training tasks, through the evaluation runner."""
-    from functools import partial
-
-    from oneshot_ros.evaluate.runner import EnvRunner, EvalConfig
-    from oneshot_ros.policy.imitator import Imitator
-    from oneshot_ros.tasks import parse_task
-
-    chosen = sorted(tasks, key=lambda t: (parse_task(t).n_stages, t))[: cfg.rollout_tasks]
-    eval_cfg = EvalConfig(episodes_per_task=cfg.rollout_episodes, workers=1,
-                          demo_baseline=False, world_config=world_config, progress=False)
-    metrics = EnvRunner(chosen, eval_cfg).run(partial(Imitator, model))
-    return float(metrics["success_rate"])
 
 
 def _out_of_time(cfg: TrainConfig, wall_s: float, ctx: DistributedContext) -> bool:

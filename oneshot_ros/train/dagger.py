@@ -44,7 +44,7 @@ from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.sim.env import make_env
 from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
-from oneshot_ros.train.bc import DataPaths, TrainConfig, train
+from oneshot_ros.train.bc import DataPaths, RolloutCheck, TrainConfig, train
 
 ROLLOUTS_FILE, LOG_FILE = "dagger_rollouts.h5", "dagger.json"
 SOURCE = "dagger"
@@ -124,8 +124,11 @@ class DaggerProducer:
 
 
 def dagger(cfg: DaggerConfig, model: str | Path, data: DataPaths, tasks: list[str],
-           out: str | Path, workers: int = 1, progress: bool = True) -> dict:
-    """Run (or resume) cfg.rounds rounds into `out`; returns the log (dagger.json)."""
+           out: str | Path, workers: int = 1, progress: bool = True,
+           rollout_check: RolloutCheck | None = None) -> dict:
+    """Run (or resume) cfg.rounds rounds into `out`; returns the log (dagger.json).
+
+    `rollout_check`: train.bc.train's, for a training config with rollout_every set."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data_paths = [data] if isinstance(data, str | Path) else list(data)
@@ -145,7 +148,7 @@ def dagger(cfg: DaggerConfig, model: str | Path, data: DataPaths, tasks: list[st
         train_cfg = replace(cfg.train, iterations=(r + 1) * cfg.iterations_per_round,
                             init_from="" if resume else str(model))
         final = train(train_cfg, [*data_paths, out / ROLLOUTS_FILE], out, resume=resume,
-                      progress=progress)
+                      progress=progress, rollout_check=rollout_check)
         history["rounds"].append({"round": r, "policy": str(policy), "beta": beta,
                                   "rollouts": rollouts["episodes"],
                                   "rollout_success": rollouts["success_rate"],
