@@ -5,8 +5,9 @@
 
 Batches are the trainer's own (TaskSampler over the 1-7 stage training tasks of --data, the
 paper's N tasks x M pairs), the same batches for every variant; without --data, random batches
-of 2-10 blocks and demos of up to 700 steps. Variants, each timed after two warm-up steps (the
-compiled one's compilation is reported separately):
+of 2-10 blocks and demos of up to 700 steps. Variants are timed in turn, step k of every variant
+back to back (machine load hits all alike), after two warm-up steps each (which include any
+compilation, reported separately):
   eager              the step as trained until now (TrainConfig.compile_scores: false)
   compiled           attention scores through torch.compile (compile_scores: true)
   compiled_2x_pairs  the same, half the tasks and twice the pairs per conditioning demo (same
@@ -52,23 +53,45 @@ def make_batches(args, n_tasks: int, n_pairs: int) -> list[dict]:
     return [random_batch(rng, n_tasks, n_pairs, 700) for _ in range(count)]
 
 
-def step_rate(batches: list[dict], compiled: bool) -> dict:
-    """Samples/s over batches[2:], after two warm-up steps (which include any compilation)."""
-    attention.use_compiled_scores(compiled)
-    torch.manual_seed(0)
-    model = OneShotPolicy(PolicyConfig(state_scale=10, demo_norm=True))
-    optimizer = make_optimizer(model)
-    start = time.perf_counter()
-    for batch in batches[:2]:
-        bc_step(model, optimizer, batch)
-    warmup = time.perf_counter() - start
-    start = time.perf_counter()
-    for batch in batches[2:]:
-        bc_step(model, optimizer, batch)
-    elapsed = time.perf_counter() - start
-    samples = sum(int(b["obs"].shape[0] * b["obs"].shape[1]) for b in batches[2:])
-    attention.use_compiled_scores(False)
-    return {"samples_per_s": samples / elapsed, "warmup_s": warmup}
+class Variant:
+    """One training setup: its own model and optimizer (same initial weights for all)."""
+
+    def __init__(self, name: str, compiled: bool, batches: list[dict]):
+        self.name, self.compiled, self.batches = name, compiled, batches
+        torch.manual_seed(0)
+        self.model = OneShotPolicy(PolicyConfig(state_scale=10, demo_norm=True))
+        self.optimizer = make_optimizer(self.model)
+        self.seconds: list[float] = []
+        self.samples = 0
+
+    def step(self, k: int, timed: bool) -> None:
+        attention.use_compiled_scores(self.compiled)
+        batch = self.batches[k]
+        start = time.perf_counter()
+        bc_step(self.model, self.optimizer, batch)
+        if timed:
+            self.seconds.append(time.perf_counter() - start)
+            self.samples += int(batch["obs"].shape[0] * batch["obs"].shape[1])
+        attention.use_compiled_scores(False)
+
+    def result(self, warmup_s: float) -> dict:
+        return {"samples_per_s": self.samples / sum(self.seconds), "warmup_s": warmup_s,
+                "median_step_s": float(np.median(self.seconds))}
+
+
+def run_interleaved(variants: list[Variant], steps: int) -> dict:
+    """Two warm-up steps each (compilation included), then the timed steps in turn: step k of
+    every variant runs back to back, so a change in machine load hits all of them alike."""
+    warmups = {}
+    for variant in variants:
+        start = time.perf_counter()
+        for k in range(2):
+            variant.step(k, timed=False)
+        warmups[variant.name] = time.perf_counter() - start
+    for k in range(2, steps + 2):
+        for variant in variants:
+            variant.step(k, timed=True)
+    return {v.name: v.result(warmups[v.name]) for v in variants}
 
 
 def main() -> None:
@@ -86,9 +109,9 @@ def main() -> None:
     result = {"load_average": os.getloadavg()[0], "threads": args.threads,
               "batch": f"{args.tasks} tasks x {args.pairs} pairs",
               "data": args.data or "random",
-              "eager": step_rate(batches, compiled=False),
-              "compiled": step_rate(batches, compiled=True),
-              "compiled_2x_pairs": step_rate(wide, compiled=True)}
+              **run_interleaved([Variant("eager", False, batches),
+                                 Variant("compiled", True, batches),
+                                 Variant("compiled_2x_pairs", True, wide)], args.steps)}
     base = result["eager"]["samples_per_s"]
     for name in ("eager", "compiled", "compiled_2x_pairs"):
         result[name]["ratio_vs_eager"] = result[name]["samples_per_s"] / base

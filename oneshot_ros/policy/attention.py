@@ -26,7 +26,8 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int) ->
     return torch.softmax(scores, dim=dim)
 
 
-_compiled_scores = None  # torch.compile'd _additive_scores, see use_compiled_scores()
+_compiled_scores = None  # torch.compile'd _additive_scores, made once on first use
+_use_compiled = False  # see use_compiled_scores()
 
 
 def use_compiled_scores(enabled: bool = True) -> None:
@@ -38,14 +39,16 @@ def use_compiled_scores(enabled: bool = True) -> None:
     samples/s). Same function, same weights; the first batches pay ~1-2 min of compilation.
     Inference (no grad: Imitator, evaluation) always stays eager.
     """
-    global _compiled_scores
-    _compiled_scores = torch.compile(_additive_scores, dynamic=True) if enabled else None
+    global _compiled_scores, _use_compiled
+    if enabled and _compiled_scores is None:
+        _compiled_scores = torch.compile(_additive_scores, dynamic=True)
+    _use_compiled = bool(enabled)
 
 
 def additive_scores(query: torch.Tensor, context: torch.Tensor,
                     score: torch.Tensor) -> torch.Tensor:
     """v_h^T tanh(q + c): query, context broadcast to (..., H, D), score v (H, D) -> (..., H)."""
-    if _compiled_scores is not None and torch.is_grad_enabled():
+    if _use_compiled and torch.is_grad_enabled():
         return _compiled_scores(query, context, score)
     return _additive_scores(query, context, score)
 
