@@ -131,3 +131,25 @@ def test_config_rejects_bad_values_with_the_fix():
         PolicyConfig(temporal_dropout_p=1.0)
     with pytest.raises(ValueError, match="unknown key 'heads'"):
         PolicyConfig.from_dict({"heads": 2})
+
+
+@pytest.mark.parametrize("n_heads, embed_dim", [(2, 64), (1, 8), (3, 16)])
+def test_state_input_columns_are_the_lstm_inputs_that_follow_the_state(n_heads, embed_dim):
+    """FastPolicy folds the state-dependent LSTM columns out of the step-1 gates; they come from
+    the context network's one layout, whatever the heads and width."""
+    from oneshot_ros.policy import context_network as cn
+
+    config = PolicyConfig(n_heads=n_heads, embed_dim=embed_dim)
+    torch.manual_seed(0)
+    weights = torch.rand(4, 4, n_heads)  # (Q, K, H) spatial attention weights, 4 blocks
+    temp = torch.randn(4, n_heads * embed_dim)  # (B, HD): not state
+
+    def inputs(blocks, robot):
+        spatial = torch.einsum("qkh,kc->qhc", weights, cn.spatial_memory(blocks, temp))
+        return cn.lstm_input(robot.expand(4, 2), blocks, spatial.flatten(-2), temp)
+
+    before = inputs(torch.randn(4, 3), torch.randn(1, 2))
+    after = inputs(torch.randn(4, 3), torch.randn(1, 2))
+    assert before.shape[-1] == config.lstm_input_dim
+    changed = torch.nonzero((before != after).any(dim=0)).flatten()
+    assert changed.tolist() == sorted(cn.state_input_columns(n_heads, embed_dim).tolist())

@@ -27,6 +27,31 @@ from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.demo_network import DemoEmbedding, split_obs
 from oneshot_ros.policy.weight_norm import linear
 
+# The LSTM input of every context step, in column order (lstm_input):
+#   robot (2) | block xyz (3) | spatial read, per head: [block xyz (3), temp (HD)] | temp (HD)
+# PolicyConfig.lstm_input_dim is its width; FastPolicy (policy/inference.py) reads the
+# state-dependent columns from state_input_columns.
+ROBOT_STATE_DIM, BLOCK_STATE_DIM = 2, 3
+
+
+def lstm_input(robot_state, block_state, spatial, temp) -> torch.Tensor:
+    """(..., 2), (..., 3), (..., H(3+HD)), (..., HD) -> the LSTM input (..., 395)."""
+    return torch.cat([robot_state, block_state, spatial, temp], dim=-1)
+
+
+def spatial_memory(block_state, temp) -> torch.Tensor:
+    """What the spatial attention reads of every block: [xyz (3), temp (HD)]."""
+    return torch.cat([block_state, temp], dim=-1)
+
+
+def state_input_columns(n_heads: int, embed_dim: int) -> torch.Tensor:
+    """Columns of the LSTM input that depend on the current state: robot state, block xyz and,
+    per head, the spatial read's block xyz: (5 + 3H,) indices, in that order."""
+    own = ROBOT_STATE_DIM + BLOCK_STATE_DIM
+    per_head = BLOCK_STATE_DIM + n_heads * embed_dim  # one head's read of spatial_memory
+    reads = [own + h * per_head + k for h in range(n_heads) for k in range(BLOCK_STATE_DIM)]
+    return torch.tensor([*range(own), *reads])
+
 
 @dataclass
 class ContextCache:
@@ -71,10 +96,10 @@ class ContextStep(nn.Module):
 
     def lstm(self, spatial_w, temp, block_state, robot_state, state):
         """One LSTM step for every block of every observation -> (h, c), each (N, M, B, D)."""
-        memory = torch.cat([block_state, temp.expand(*block_state.shape[:-1], -1)], dim=-1)
+        memory = spatial_memory(block_state, temp.expand(*block_state.shape[:-1], -1))
         spatial = SoftAttention.read(spatial_w, memory).flatten(-2)  # (N, M, B, H(HD+3))
-        inputs = torch.cat([robot_state, block_state, spatial,
-                            temp.expand(*spatial.shape[:-1], -1)], dim=-1)  # (N, M, B, 395)
+        inputs = lstm_input(robot_state, block_state, spatial,
+                            temp.expand(*spatial.shape[:-1], -1))  # (N, M, B, 395)
         lead = inputs.shape[:-1]
         flat_state = None if state is None else tuple(s.reshape(-1, s.shape[-1]) for s in state)
         h, c = self.cell(inputs.reshape(-1, inputs.shape[-1]), flat_state)  # (N*M*B, D)

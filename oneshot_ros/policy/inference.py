@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from oneshot_ros.policy.context_network import lstm_input, spatial_memory, state_input_columns
 from oneshot_ros.policy.demo_network import DemoEmbedding, split_obs
 from oneshot_ros.policy.modeling import OneShotPolicy
 
@@ -128,10 +129,9 @@ class FastPolicy:
         return weight.t().contiguous(), (cell.bias_ih + cell.bias_hh) * scale
 
     def _state_columns(self) -> torch.Tensor:
-        """Indices of [robot(2), block xyz(3), per head: read xyz(3)] in the LSTM input."""
-        per_head = 3 + self.n_heads * self.dim  # spatial read of [xyz, temp] per head
-        reads = [5 + h * per_head + k for h in range(self.n_heads) for k in range(3)]
-        return torch.tensor([0, 1, 2, 3, 4, *reads])
+        """Indices of [robot(2), block xyz(3), per head: read xyz(3)] in the LSTM input, as the
+        context network lays it out."""
+        return state_input_columns(self.n_heads, self.dim)
 
     @torch.no_grad()
     def prepare(self, demo: DemoEmbedding, block_mask: torch.Tensor) -> DemoPlan:
@@ -158,9 +158,9 @@ class FastPolicy:
         """The step-1 LSTM gates with every state-dependent input column set to 0: (N*B, 4D)."""
         n, _, b, _ = cache.temp1.shape
         zeros = cache.temp1.new_zeros(n, 1, b, 3)  # (N, 1, B, 3) stand-in state
-        memory = torch.cat([zeros, cache.temp1], dim=-1)  # (N, 1, B, 3+HD)
+        memory = spatial_memory(zeros, cache.temp1)  # (N, 1, B, 3+HD)
         spatial = torch.einsum("nmqkh,nmkc->nmqhc", cache.spatial1, memory).flatten(-2)
-        inputs = torch.cat([zeros[..., :2], zeros, spatial, cache.temp1], dim=-1)  # (N,1,B,395)
+        inputs = lstm_input(zeros[..., :2], zeros, spatial, cache.temp1)  # (N, 1, B, 395)
         weight, bias = self.cells[0]
         return torch.addmm(bias, inputs.reshape(n * b, -1), weight[:inputs.shape[-1]])
 
