@@ -115,3 +115,20 @@ def test_mean_decoding_keeps_small_corrections_that_argmax_rounds_to_zero():
                                torch.tensor([0.006, 0.0, 0.0, 1.0]))
     with pytest.raises(ValueError, match="argmax"):
         head.decode(probs, "median")
+
+
+def test_temporal_attention_is_the_ensemble_mean_of_each_members_scattered_weights(imitator):
+    """act's temporal attention (one index_add) == per member: weights placed on its kept demo
+    steps (0 on dropped ones), then averaged over the members."""
+    demo = np.random.default_rng(2).normal(scale=0.2, size=(40, 11))
+    obs = np.random.default_rng(3).normal(scale=0.2, size=11)
+    imitator.set_demo(demo)
+    _, attention = imitator.act(obs)
+    with torch.inference_mode():
+        _, raw = imitator.fast.logits(imitator._plan, imitator._check_obs(obs))
+    kept = raw["temporal"].numpy()  # (E, t_lstm, T~, H)
+    expected = np.zeros((kept.shape[1], kept.shape[3], 40))
+    for member, steps in enumerate(imitator._time_index.numpy()):
+        for j, step in enumerate(steps):
+            expected[:, :, step] += kept[member, :, j, :] / len(kept)
+    np.testing.assert_allclose(attention["temporal"], expected, atol=1e-7)

@@ -90,3 +90,30 @@ def test_exp_form_and_exact_sigmoid_agree(monkeypatch, exp_form):
                                            batch[keys.BLOCK_MASK]), batch[keys.BLOCK_MASK])
     assert all(policy.exp_form) == exp_form and all(plan.spatial_exp_form) == exp_form
     assert (plan.exp_neg_h2 is not None) == exp_form
+
+
+def test_packed_linear_uses_onednn_for_float32_and_matches_addmm():
+    torch.manual_seed(4)
+    weight, bias, x = torch.randn(459, 256), torch.randn(256), torch.randn(100, 459)
+    layer = inference.PackedLinear(weight, bias)
+    if torch.backends.mkldnn.is_available():  # the speed-up act relies on (bench_policy.py)
+        assert layer.packed is not None
+    torch.testing.assert_close(layer(x), torch.addmm(bias, x, weight), atol=1e-4, rtol=1e-5)
+    assert torch.equal(layer(x[:2]), torch.addmm(bias, x[:2], weight))  # small: addmm
+    exact = inference.PackedLinear(weight.double(), None)  # float64: addmm, bit for bit
+    assert exact.packed is None
+    assert torch.equal(exact(x.double()), x.double() @ weight.double())
+    broken = inference.PackedLinear(torch.full((4, 3), float("nan")), None)
+    assert broken.packed is None and torch.isnan(broken(torch.ones(2, 4))).all()
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_bounded_softmax_equals_torch_softmax(pad):
+    scores = torch.randn(3, 40, 2, 5) * 10  # (N, Q, H, K): 1200, above the small-case cut
+    block_pad = torch.tensor([[False] * 5, [False, False, True, True, True],
+                              [False] * 4 + [True]]) if pad else None
+    expected = inference._softmax_keys(scores, block_pad, bounded=False)
+    torch.testing.assert_close(inference._softmax_keys(scores, block_pad, bounded=True),
+                               expected, atol=1e-7, rtol=1e-6)
+    if pad:
+        assert float(expected[1, :, :, 2:].abs().max()) == 0.0
