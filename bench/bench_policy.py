@@ -13,6 +13,15 @@
    FastPolicy path). The act measurement runs --repeats times (the machine may be shared);
    every repeat is reported and the summary keeps the repeat with the lowest cached median.
 Random weights and inputs: speed does not depend on the values.
+
+    python bench/bench_policy.py --baseline 79d7f63 [--repeats 5]
+
+3. Before/after in one run: `act` of the code at --baseline (a git revision, extracted with
+   `git archive` into a temporary directory) and of this tree, with the same weights, demo and
+   observations, in alternating subprocesses (baseline, current, current, baseline, ...) so a
+   shared machine's load falls on both alike. Per ensemble size: the median and p99 of all the
+   repeats' act times pooled, wall clock and this thread's CPU time (what an act costs on one
+   core when a loaded machine preempts it), and each repeat's wall median, for both.
 """
 
 from __future__ import annotations
@@ -20,7 +29,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,6 +115,72 @@ def _training_path_act(imitator: Imitator, demo: np.ndarray, obs: np.ndarray):
     return act
 
 
+def act_times(ensemble: int, blocks: int, demo_len: int,
+              n_acts: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU (this thread's) milliseconds of each of n_acts acts (after 20 warm-up acts);
+    seeded weights and inputs, so every code version times the same function on the same
+    numbers. CPU time is what the act costs on one core even when a loaded machine preempts it
+    (wall time then includes the waits)."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    imitator = Imitator(OneShotPolicy(PolicyConfig()), ensemble=ensemble, seed=0)
+    imitator.set_demo(rng.normal(scale=0.2, size=(demo_len, 3 * blocks + 2)))
+    obs = rng.normal(scale=0.2, size=(n_acts, 3 * blocks + 2))
+    for k in range(20):
+        imitator.act(obs[k % n_acts])
+    wall, cpu = [], []
+    for k in range(n_acts):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        imitator.act(obs[k])
+        cpu.append(1e3 * (time.thread_time() - start_cpu))
+        wall.append(1e3 * (time.perf_counter() - start))
+    return wall, cpu
+
+
+def compare_with_baseline(revision: str, args) -> dict:
+    """act of `revision` vs this tree, alternating subprocesses; see the module docstring."""
+    root = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(root), "archive", revision, "oneshot_ros"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        trees = {"baseline": tmp, "current": str(root)}
+        result = {"baseline_revision": revision, "ensembles": []}
+        for ensemble in (1, 10):
+            pooled = {(name, clock): [] for name in trees for clock in ("wall", "cpu")}
+            medians = {name: [] for name in trees}
+            for repeat in range(max(args.repeats, 1)):
+                order = list(trees) if repeat % 2 == 0 else list(reversed(trees))
+                for name in order:
+                    wall, cpu = _worker(trees[name], ensemble, args)
+                    pooled[name, "wall"] += wall
+                    pooled[name, "cpu"] += cpu
+                    medians[name].append(float(np.median(wall)))
+            row = {"ensemble": ensemble}
+            for name in trees:
+                row[name] = {f"{clock}_{stat}_ms": float(np.percentile(pooled[name, clock], q))
+                             for clock in ("wall", "cpu") for stat, q in (("median", 50),
+                                                                          ("p99", 99))}
+                row[name].update(repeat_wall_medians_ms=medians[name], n=len(medians[name]) *
+                                 args.acts)
+            for clock in ("wall", "cpu"):
+                row[f"{clock}_median_speedup"] = (row["baseline"][f"{clock}_median_ms"] /
+                                                  row["current"][f"{clock}_median_ms"])
+            result["ensembles"].append(row)
+    return result
+
+
+def _worker(tree: str, ensemble: int, args) -> tuple[list[float], list[float]]:
+    env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    command = [sys.executable, __file__, "--worker", str(ensemble), "--blocks", str(args.blocks),
+               "--demo-len", str(args.demo_len), "--acts", str(args.acts)]
+    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+    reply = json.loads(out.strip().splitlines()[-1])
+    if not reply["module"].startswith(tree):
+        raise RuntimeError(f"the worker imported {reply['module']}, not the tree {tree}")
+    return reply["wall_ms"], reply["cpu_ms"]
+
+
 def best_of(repeats: list[dict]) -> dict:
     """The repeat with the lowest cached median (the quietest moment), with all medians."""
     best = dict(min(repeats, key=lambda row: row["cached_median_ms"]))
@@ -132,8 +211,24 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="act measurements per ensemble")
     parser.add_argument("--act-only", action="store_true", help="skip the training benchmark")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--baseline", metavar="REV", help="also time act of this git revision "
+                        "against this tree, alternating (implies --act-only)")
+    parser.add_argument("--worker", type=int, metavar="E", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.worker:  # one subprocess of --baseline: act times of the oneshot_ros it imports
+        import oneshot_ros
+
+        wall, cpu = act_times(args.worker, args.blocks, args.demo_len, args.acts)
+        print(json.dumps({"module": oneshot_ros.__file__, "wall_ms": wall, "cpu_ms": cpu}))
+        return
+    if args.baseline:
+        result = {"load_average": os.getloadavg()[0], "blocks": args.blocks,
+                  "demo_len": args.demo_len, "acts_per_repeat": args.acts,
+                  **compare_with_baseline(args.baseline, args),
+                  "load_average_end": os.getloadavg()[0]}
+        print(json.dumps(result, indent=1))
+        return
     result = {"load_average": os.getloadavg()[0], "blocks": args.blocks,
               "demo_len": args.demo_len, "batch": f"{args.tasks} tasks x {args.pairs} pairs"}
     if not args.act_only:

@@ -13,6 +13,14 @@ activates the imitator and listens. Reported:
   rate:    commands/s received here vs the configured control rate; the stream's achieved rate.
 Aim (issue 6): p99 <= 5 ms and the configured rate held. The load average is recorded: on a
 shared 2-core machine other jobs inflate the tail.
+
+    python bench/bench_ros.py --baseline 79d7f63 [--repeats 3]
+
+Before/after in one run: the imitator node of the code at --baseline (a git revision,
+extracted with `git archive`) and of this tree take turns (baseline, current, current,
+baseline, ...), each on a fresh session with the same model, demo and stream; the latencies of
+each version's repeats are pooled. Children run from a neutral directory with PYTHONPATH naming
+their tree (each tree's oneshot_ros location is recorded).
 """
 
 from __future__ import annotations
@@ -79,7 +87,7 @@ def make_demo(work: Path) -> Path:
     return work / "demo.h5"
 
 
-def measure(args, model: Path, demo: Path, work: Path) -> dict:
+def measure(args, model: Path, demo: Path, work: Path, tree: str | None = None) -> dict:
     from std_msgs.msg import Float64
     from std_srvs.srv import SetBool
     from trajectory_msgs.msg import JointTrajectory
@@ -90,6 +98,8 @@ def measure(args, model: Path, demo: Path, work: Path) -> dict:
 
     control_hz = WorldConfig().control_hz
     with SimSession(work / "logs") as session:
+        if tree is not None:  # the children import oneshot_ros from this tree
+            session.nodes.env["PYTHONPATH"] = tree
         session.start("imitator", {"model": str(model), "demo_file": str(demo),
                                    "publish_latency": True})
         session.wait_for_service("/imitator/activate", SetBool)
@@ -112,12 +122,46 @@ def measure(args, model: Path, demo: Path, work: Path) -> dict:
     ms = np.array(n_latency) * 1000.0
     times = np.array([t for t, _ in commands])
     return {"latency_ms": {"median": float(np.median(ms)), "p99": float(np.percentile(ms, 99)),
-                           "max": float(ms.max()), "n": len(ms)},
+                           "max": float(ms.max()), "n": len(ms)}, "samples_ms": ms.tolist(),
             "control_rate_hz": {"configured": control_hz,
                                 "achieved": n_commands / args.seconds,
                                 "interval_p99_ms": float(np.percentile(np.diff(times), 99)
                                                          * 1000) if len(times) > 2 else None},
             "joint_states_stream_hz": {"configured": args.rate_hz, "achieved": stream_hz}}
+
+
+def compare(args, model: Path, demo: Path, work: Path) -> dict:
+    """--baseline: alternate the baseline tree and this one; see the module docstring."""
+    root = Path(__file__).resolve().parents[1]
+    base = work / "baseline"
+    base.mkdir()
+    archive = subprocess.run(["git", "-C", str(root), "archive", args.baseline, "oneshot_ros"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+    trees = {"baseline": str(base), "current": str(root)}
+    neutral = work / "cwd"
+    neutral.mkdir()
+    os.chdir(neutral)  # `python -m` puts the cwd first on sys.path: keep it free of packages
+    pooled = {name: [] for name in trees}
+    runs = {name: [] for name in trees}
+    for repeat in range(max(args.repeats, 1)):
+        for name in (trees if repeat % 2 == 0 else reversed(list(trees))):
+            run = measure(args, model, demo, work / f"{name}{repeat}", trees[name])
+            pooled[name] += run.pop("samples_ms")
+            runs[name].append(run)
+    result = {"baseline_revision": args.baseline}
+    for name, tree in trees.items():
+        module = subprocess.run(
+            [sys.executable, "-c", "import oneshot_ros; print(oneshot_ros.__file__)"],
+            env={**os.environ, "PYTHONPATH": tree}, capture_output=True, text=True,
+            check=True).stdout.strip()
+        ms = np.array(pooled[name])
+        result[name] = {"oneshot_ros": module,
+                        "latency_ms": {"median": float(np.median(ms)),
+                                       "p99": float(np.percentile(ms, 99)),
+                                       "max": float(ms.max()), "n": len(ms)},
+                        "runs": runs[name]}
+    return result
 
 
 def main() -> None:
@@ -126,11 +170,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate-hz", type=float, default=1000.0, help="/joint_states stream")
     parser.add_argument("--out", default="bench/results/bench_ros.json")
+    parser.add_argument("--baseline", metavar="REV", help="also run the imitator of this git "
+                        "revision, alternating with this tree's")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per version (--baseline)")
     args = parser.parse_args()
+    args.out = str(Path(args.out).resolve())
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model = make_model(args.model, work)
-        result = measure(args, model, make_demo(work), work)
+        model = make_model(args.model, work).resolve()
+        demo = make_demo(work)
+        if args.baseline:
+            result = compare(args, model, demo, work)
+        else:
+            result = measure(args, model, demo, work)
+            result.pop("samples_ms")
     result.update(model=str(args.model if model.parent != work else "untrained default"),
                   load_average=os.getloadavg(), cpus=os.cpu_count(),
                   date=time.strftime("%Y-%m-%d %H:%M"))
