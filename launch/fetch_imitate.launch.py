@@ -1,6 +1,6 @@
 """One-shot imitation on a real Fetch (or any ros2_control arm): the imitator, remapped.
 
-    ros2 launch oneshot_ros fetch_imitate.launch.py model:=/path/to/models/bc_demo_norm \
+    ros2 launch oneshot_ros fetch_imitate.launch.py model:=/path/to/models/bc_all_stages \
         demo_file:=demos.h5 demo_index:=0 block_poses_topic:=/perception/block_poses
 
 Inactive until `ros2 service call /imitator/activate std_srvs/srv/SetBool "{data: true}"`.
@@ -32,7 +32,7 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument(
             "model", default_value=PathJoinSubstitution(
-                [FindPackageShare(PACKAGE), "models", "bc_demo_norm"]),
+                [FindPackageShare(PACKAGE), "models", "bc_all_stages"]),
             description="checkpoint directory (config.json + model.safetensors)"),
         DeclareLaunchArgument("demo_file", default_value="",
                               description="HDF5 dataset holding the conditioning demonstration"),

@@ -133,8 +133,8 @@ def test_version_1_is_refused_until_upgraded(saved, tmp_path):
     assert not checkpoint.upgrade(path)  # already version 2
 
 
-@pytest.mark.parametrize("name", ["bc_demo_norm", "bc_stack"])
+@pytest.mark.parametrize("name", ["bc_all_stages", "bc_demo_norm", "bc_stack"])
 def test_shipped_models_load(name):
     model, meta = checkpoint.load(ROOT / "models" / name)
     assert meta["format_version"] == checkpoint.FORMAT_VERSION
-    assert model.config.demo_norm == (name == "bc_demo_norm")
+    assert model.config.demo_norm == (name != "bc_stack")

@@ -1,6 +1,6 @@
 """oneshot-ros ros-demo: one-shot imitation of an unseen task, closed through ROS 2 topics.
 
-    oneshot-ros ros-demo [--model models/bc_demo_norm] [--task "ab cd ef"] [--episodes 3] \
+    oneshot-ros ros-demo [--model models/bc_all_stages] [--task "ab cd ef"] [--episodes 3] \
         [--demo-file demos.h5 --demo-index 0] [--video ros_demo.mp4] [--json]
 
 Starts the sim driver and the imitator as child processes (config/<node>.yaml, a private
@@ -21,7 +21,7 @@ from pathlib import Path
 from oneshot_ros.commands._args import Once, check_video_path, positive_int
 from oneshot_ros.errors import InputError
 
-DEFAULT_MODEL = "models/bc_demo_norm"
+DEFAULT_MODEL = "models/bc_all_stages"
 TEST_TASKS = Path(__file__).resolve().parents[2] / "config" / "tasks" / "test.txt"
 DEMO_SEED_OFFSET = 100_000  # the demonstration's layout differs from every evaluated episode
 

@@ -1,7 +1,7 @@
 """imitator: latest observation -> one-shot policy -> arm and gripper commands, each period.
 
     python -m oneshot_ros.nodes.imitator --ros-args --params-file config/imitator.yaml \
-        -p model:=models/bc_demo_norm -p demo_file:=demos.h5 -p demo_index:=0
+        -p model:=models/bc_all_stages -p demo_file:=demos.h5 -p demo_index:=0
 
 Inactive until ~/activate (std_srvs/SetBool) is true. Once per control period (paced by the
 /joint_states stamps) it builds the observation like StackingEnv, runs Imitator.act and turns
@@ -44,7 +44,7 @@ class ImitatorNode(Node):
         super().__init__("imitator")
         self.config = world_config(declare(self, "world_config", "", "WorldConfig override "
                                            "YAML; '' = defaults"))
-        declare(self, "model", "models/bc_demo_norm", "checkpoint directory")
+        declare(self, "model", "models/bc_all_stages", "checkpoint directory")
         declare(self, "demo_file", "", "HDF5 dataset holding the conditioning demonstration")
         declare(self, "demo_index", 0, "index of the demonstration in demo_file")
         declare(self, "seed", 0, "seed of the temporal dropout sampling")

@@ -53,13 +53,14 @@ def figure(model_dir: Path, out_png: Path) -> Path:
     axes[0].set_ylabel("validation |action - expert|, mm per axis")
     axes[1].plot([r["wall_s"] / 3600 for r in rows], err, "o-", ms=2, color="tab:red")
     axes[1].set_xlabel("wall-clock hours of training (2-core CPU)")
-    for name in sorted({p["name"] for p in points}):
+    stage_counts = sorted({int(s) for p in points for s in p["by_stages"]})
+    colours = {s: f"C{k}" for k, s in enumerate(stage_counts)}  # one colour per stage count
+    for marker, name in zip("so^vD", sorted({p["name"] for p in points}), strict=False):
         mine = [p for p in points if p["name"] == name]
-        stages = sorted({int(s) for p in mine for s in p["by_stages"]})
-        for s in stages:
+        for s in stage_counts:
             xs = [p["iteration"] for p in mine if str(s) in p["by_stages"]]
             ys = [100 * p["by_stages"][str(s)] for p in mine if str(s) in p["by_stages"]]
-            axes[2].plot(xs, ys, "s-", label=f"{name}: {s} stages")
+            axes[2].plot(xs, ys, marker + "-", color=colours[s], label=f"{name}: {s} stages")
     axes[2].set_xlabel("iteration")
     axes[2].set_ylabel("success, %")
     axes[2].set_ylim(-3, 103)
