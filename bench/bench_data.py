@@ -32,8 +32,8 @@ from oneshot_ros.data.dataset import PairedDemoDataset
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
-from oneshot_ros.sim.config import default_world_config
 from oneshot_ros.train.step import bc_step, make_optimizer
+from oneshot_ros.world_config import default_world_config
 
 TASKS = ["ab", "abc", "ab cd", "a bc"]  # 1-2 stages: short demos keep the benchmark quick
 

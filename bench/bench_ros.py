@@ -94,7 +94,7 @@ def measure(args, model: Path, demo: Path, work: Path, tree: str | None = None) 
 
     from oneshot_ros.nodes import conversions as conv
     from oneshot_ros.nodes.session import SimSession
-    from oneshot_ros.sim.config import WorldConfig
+    from oneshot_ros.world_config import WorldConfig
 
     control_hz = WorldConfig().control_hz
     with SimSession(work / "logs") as session:

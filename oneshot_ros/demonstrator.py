@@ -30,8 +30,8 @@ from oneshot_ros import layout
 from oneshot_ros.episode import SUCCESS, Episode
 from oneshot_ros.episode_loop import SETTLE_STEPS, run_loop
 from oneshot_ros.robot import ActionLayout
-from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task, parse_task
+from oneshot_ros.world_config import WorldConfig
 
 DEFAULT_NOISE_STD_M = 0.002  # m per control step on dx, dy, dz (max step is 0.015)
 GRASP_OFFSET_M = 0.01  # gripper_link above the cube centre when grasping (fingertips clear table)

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from oneshot_ros.episode import SUCCESS, Episode
-from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task
+from oneshot_ros.world_config import WorldConfig
 
 
 class EpisodeBuffer:

@@ -15,8 +15,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from oneshot_ros.episode import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
-from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.tasks import Task
+from oneshot_ros.world_config import WorldConfig
 
 
 @dataclass

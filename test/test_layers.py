@@ -2,11 +2,13 @@
 runs down the layers, never up, read from the source with ast (like test_package's rclpy check).
 
     commands -> nodes / train / evaluate -> demonstrator / episodes -> policy / sim
-             -> control (world rules shared by sim and the real arm) -> data -> tasks / robot
+             -> control (world rules shared by sim and the real arm) -> data
+             -> tasks / robot / world config
 
 Control sits below the simulator because StackingEnv executes every action through it (one
-action -> joint command path for sim and real arm); the success check, the start layout and
-WorldConfig sit with it because the real arm judges and clamps with them too.
+action -> joint command path for sim and real arm); the success check and the start layout sit
+with it because the real arm judges and clamps with them too. WorldConfig (the world's settings,
+a plain dataclass on top of robot) sits in the bottom layer, so every layer may use it.
 """
 
 import ast
@@ -23,11 +25,10 @@ LAYERS = {
     "oneshot_ros.collect": 5, "oneshot_ros.replay": 5, "oneshot_ros.recording": 5,
     "oneshot_ros.policy": 4, "oneshot_ros.sim": 4,
     "oneshot_ros.control": 3, "oneshot_ros.success": 3, "oneshot_ros.layout": 3,
-    "oneshot_ros.sim.config": 3,
     "oneshot_ros.data": 2,
     "oneshot_ros": 1, "oneshot_ros.episode": 1, "oneshot_ros.tasks": 1, "oneshot_ros.robot": 1,
     "oneshot_ros.kinematics": 1, "oneshot_ros.errors": 1, "oneshot_ros.config": 1,
-    "oneshot_ros.pool": 1, "oneshot_ros.trajectory": 1,
+    "oneshot_ros.pool": 1, "oneshot_ros.trajectory": 1, "oneshot_ros.world_config": 1,
 }
 # Packages of one layer that stay apart: training never imports evaluation, nor the reverse.
 APART = ("oneshot_ros.nodes", "oneshot_ros.train", "oneshot_ros.evaluate", "oneshot_ros.particle")

@@ -3,7 +3,7 @@
 import numpy as np
 
 from oneshot_ros import layout
-from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.world_config import WorldConfig
 
 BOXED_IN_SEED = 2986  # 10 blocks: the first 20,000 draws leave no room for the last block
 

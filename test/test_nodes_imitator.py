@@ -199,7 +199,7 @@ def test_a_demo_file_still_being_written_is_retried_until_it_is_free(
     import shutil
 
     from oneshot_ros.data.storage import DemoWriter
-    from oneshot_ros.sim.config import WorldConfig
+    from oneshot_ros.world_config import WorldConfig
 
     demo_file = shutil.copy(ab_demo_file, tmp_path / "recording.h5")
     writer = DemoWriter(demo_file, dataclasses.asdict(WorldConfig()))  # holds the file

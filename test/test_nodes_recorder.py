@@ -14,7 +14,7 @@ from fake_robot import BLOCKS, NAN_JOINTS, PERIOD_S, FakeRobot  # noqa: E402
 
 from oneshot_ros.data.storage import DemoReader  # noqa: E402
 from oneshot_ros.robot import ObsLayout  # noqa: E402
-from oneshot_ros.sim.config import WorldConfig  # noqa: E402
+from oneshot_ros.world_config import WorldConfig  # noqa: E402
 
 
 def test_ros_record_succeeds_on_ab_and_writes_the_collect_format(tmp_path):

@@ -54,8 +54,8 @@ def run(args) -> int:
     from oneshot_ros.collect import collect, parse_shard
     from oneshot_ros.config import load_yaml
     from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
-    from oneshot_ros.sim.config import WorldConfig
     from oneshot_ros.tasks import load_task_list
+    from oneshot_ros.world_config import WorldConfig
 
     tasks = [str(t) for t in load_task_list(args.tasks)] if args.tasks else args.task
     if not tasks:

@@ -29,7 +29,7 @@ from oneshot_ros.config import load_yaml
 from oneshot_ros.kinematics import FetchKinematics
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.robot import TORSO_JOINT
-from oneshot_ros.sim.config import WorldConfig
+from oneshot_ros.world_config import WorldConfig
 
 QOS_DEPTH = 10
 

@@ -17,8 +17,8 @@ from oneshot_ros.robot import (
     TORSO_JOINT,
     urdf_path,
 )
-from oneshot_ros.sim.config import WorldConfig
 from oneshot_ros.sim.quiet import BulletClient, pybullet, silenced_stdout
+from oneshot_ros.world_config import WorldConfig
 
 BLOCK_COLOURS = (  # a..j, distinct and readable in renders
     (0.90, 0.10, 0.10), (0.10, 0.60, 0.95), (0.15, 0.75, 0.20), (0.98, 0.80, 0.10),
