@@ -33,9 +33,9 @@ def run(args) -> int:
 
     from oneshot_ros.config import load_yaml
     from oneshot_ros.demonstrator import run_episode
-    from oneshot_ros.evaluate.video import FrameRecorder, write_video
     from oneshot_ros.sim.env import StackingEnv
     from oneshot_ros.tasks import parse_task
+    from oneshot_ros.video import FrameRecorder, write_video
     from oneshot_ros.world_config import WorldConfig
 
     task = parse_task(args.task)

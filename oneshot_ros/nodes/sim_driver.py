@@ -43,6 +43,7 @@ from oneshot_ros.nodes.common import (
 )
 from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS
 from oneshot_ros.sim.env import StackingEnv
+from oneshot_ros.video import write_video
 
 
 class SimDriver(Node):
@@ -160,8 +161,6 @@ class SimDriver(Node):
         return reply(response, True, json.dumps(self._status()))
 
     def on_save_video(self, request, response):
-        from oneshot_ros.evaluate.video import write_video
-
         if not self.video_path or not self.frames:
             return reply(response, False, "no frames: set video_path")
         fps = 1.0 / (self.period_s * self.video_every)

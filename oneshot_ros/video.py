@@ -1,4 +1,8 @@
-"""Write rendered frames to MP4 (ffmpeg via imageio) or GIF."""
+"""Write rendered frames to MP4 (ffmpeg via imageio) or GIF; imageio loads on the first write.
+
+The bottom layer's video writer: evaluation, the demonstrate/replay commands and the sim
+driver's ~/save_video all use it.
+"""
 
 from __future__ import annotations
 
