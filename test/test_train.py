@@ -126,3 +126,28 @@ def test_stage_bounds_must_overlap():
 
     with pytest.raises(ValueError, match="min_stages=3"):
         TrainConfig(min_stages=3, max_stages=2)
+
+
+def test_the_comparison_runs_share_the_full_demo_models_data_and_budget():
+    """Issue 12's baselines and the sampling ablation must differ from models/bc_all_stages'
+    run only in what they compare: same batch shape, context-network fixes and iterations
+    (bc_demo_norm's 4,400 + all_stages' 6,000), no fine-tuning start."""
+    from oneshot_ros.config import load_yaml
+    from oneshot_ros.train.bc import TrainConfig
+
+    def cfg(name):
+        return load_yaml(TrainConfig, os.path.join(ROOT, "config", "train", name + ".yaml"))
+
+    full = cfg("all_stages")
+    budget = 4400 + 6000
+    runs = {"baseline_final_state": "final_state", "baseline_snapshot": "snapshot",
+            "all_stages_scratch": "full"}
+    for name, variant in runs.items():
+        run = cfg(name)
+        assert run.policy.variant == variant, name
+        assert run.iterations == budget and not run.init_from, name
+        assert (run.tasks_per_batch, run.pairs_per_task) == (full.tasks_per_batch,
+                                                             full.pairs_per_task), name
+        assert (run.policy.state_scale, run.policy.demo_norm) == (full.policy.state_scale,
+                                                                  full.policy.demo_norm), name
+        assert (run.min_stages, run.max_stages) == (full.min_stages, full.max_stages), name
