@@ -124,11 +124,12 @@ def motion_start(track: np.ndarray) -> float:
     return float(track[np.argmax(moved), 0]) - 0.05  # it moves within the first period
 
 
-def send_once(session, states, msg, seconds: float) -> np.ndarray:
-    """Publish one trajectory, let `seconds` of sim time pass; the pan joint's track since."""
+def send_once(session, states, msg, seconds: float, after_steps: int = 5) -> np.ndarray:
+    """Publish one trajectory once the sim has run `after_steps` steps, let `seconds` of sim
+    time pass; the pan joint's track since."""
     arm = session.ros.node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, 10)
     start_sim(session)
-    session.wait_steps(5)
+    session.wait_steps(after_steps)
     session.ros.wait_for(lambda: arm.get_subscription_count() > 0, 10, "the sim subscribing")
     t0 = conv.stamp_s(latest(states, session=session).header.stamp)
     for message in msg if isinstance(msg, list) else [msg]:
@@ -184,7 +185,7 @@ def test_a_trajectory_that_ends_in_the_past_is_refused(ros_session):
     states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
     msg = trajectory([(0.5, 0.3)])
     msg.header.stamp.sec = 0
-    msg.header.stamp.nanosec = 1000  # sim time 1 us: long over
-    track = send_once(ros_session, states, msg, 0.5)
+    msg.header.stamp.nanosec = 1000  # sim time 1 us: ends at 0.5 s, long over at step 40 (2 s)
+    track = send_once(ros_session, states, msg, 0.5, after_steps=40)
     assert np.all(np.abs(track[:, 1] - HOME_ARM[PAN]) < 0.01)
     assert "in the past" in ros_session.nodes.log("sim_driver")
