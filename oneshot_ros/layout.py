@@ -10,6 +10,8 @@ PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (docs/robot.md)
 MAX_TARGET_Z_M = 1.30  # highest top-down TCP we command
 MAX_TARGET_RADIUS_M = 0.75  # keep away from the straight-arm singularity
 MIN_TARGET_RADIUS_M = 0.38
+RESTARTS = 20  # fresh starts of the sequential draw before giving up
+DRAWS_PER_START = 20_000  # candidate positions per start
 # Highest top-down TCP reachable on the home IK branch, by distance r from the pan axis
 # (continuous tracking from HOME_ARM, torso up; measured in 1 cm steps), minus a 2 cm margin.
 _REACH_R_M = (0.40, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75)
@@ -33,16 +35,13 @@ def sample_start(config: WorldConfig, n_blocks: int, rng: np.random.Generator) -
                        "spawn_radius_m/spawn_bearing_rad or lower spawn_min_distance_m")
 
 
-RESTARTS = 20  # fresh starts of the sequential draw before giving up
-
-
 def _place_in_turn(config: WorldConfig, n_blocks: int, rng: np.random.Generator
                    ) -> np.ndarray | None:
-    """(n, 3) block centres, or None when 20,000 draws did not fit them all."""
+    """(n, 3) block centres, or None when DRAWS_PER_START draws did not fit them all."""
     r0, r1 = config.spawn_radius_m
     z = config.table_height_m + config.block_size_m / 2 + 1e-3
     placed: list[np.ndarray] = []
-    for _ in range(20000):
+    for _ in range(DRAWS_PER_START):
         r = np.sqrt(rng.uniform(r0**2, r1**2))  # uniform over the annulus area
         bearing = rng.uniform(-config.spawn_bearing_rad, config.spawn_bearing_rad)
         p = np.array([PAN_AXIS_X + r * np.cos(bearing), r * np.sin(bearing), z])
