@@ -186,3 +186,66 @@ def test_agrees_compares_direction_and_gripper():
     assert not agrees(np.array([0.01, 0, 0, 1]), np.array([0.01, 0, 0, -1]))  # gripper differs
     assert agrees(np.array([0.001, 0, 0, -1]), np.array([0, 0, 0, -1]))  # both standing still
     assert not agrees(np.array([0.001, 0, 0, -1]), np.array([0, 0, 0.01, -1]))
+
+
+def _summary_dir(path, records):
+    from oneshot_ros.evaluate.report import EvalDir
+
+    out = EvalDir(path, {"model_sha256": "x"})
+    for r in records:
+        out.append(r)
+    out.write_summary([(r["task"], r["index"]) for r in records], {})
+    return path
+
+
+def test_compare_tables_models_beside_the_paper_with_counts(eval_run, tmp_path, capsys):
+    from oneshot_ros.evaluate import compare
+    from oneshot_ros.evaluate.metrics import PAPER_SNAPSHOT
+
+    def record(task, index, stages, success):
+        return {"task": task, "index": index, "stages": stages, "split": "test",
+                "success": success, "outcome": "success" if success else "wrong_move",
+                "n_placed": 0}
+
+    other = _summary_dir(tmp_path / "snap" / "eval", [
+        record("t2", 0, 2, True), record("t2", 1, 2, False), record("t2", 2, 2, True),
+        record("t4", 0, 4, False)])
+    cli_run, _ = eval_run  # a real `oneshot-ros eval --out` with the demonstrator: train split
+    code = compare.main([str(other), f"mine={cli_run}", "--paper", "bc", "snapshot",
+                         "--out", str(tmp_path / "fig.png")])
+    assert code == 2  # `mine` evaluated a training task, not a test task
+    assert "evaluated no test task; pass --split train" in capsys.readouterr().err
+
+    code = compare.main([f"mine={other}", "--paper", "snapshot", "--out",
+                         str(tmp_path / "fig.png")])
+    table = capsys.readouterr().out.splitlines()
+    assert code == 0 and (tmp_path / "fig.png").stat().st_size > 10_000
+    assert table[0] == "| stages | mine | Snapshot (paper) |"
+    assert table[2] == f"| 2 | **67** (2/3) | {PAPER_SNAPSHOT['test'][2]:.1f} |"
+    assert table[3] == f"| 4 | **0** (0/1) | {PAPER_SNAPSHOT['test'][4]:.1f} |"
+
+    code = compare.main([str(cli_run), "--split", "train", "--paper", "--out",
+                         str(tmp_path / "train.png")])
+    header = capsys.readouterr().out.splitlines()[0]
+    assert code == 0 and "our demonstrator" in header  # that run had the demonstrator column
+
+
+def test_compare_refuses_a_directory_without_a_summary(tmp_path, capsys):
+    from oneshot_ros.evaluate import compare
+
+    (tmp_path / "run").mkdir()
+    assert compare.main([str(tmp_path / "run"), "--out", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "has no summary.json" in err
+    (tmp_path / "run" / "summary.json").write_text("[1, 2]")
+    assert compare.main([str(tmp_path / "run"), "--out", str(tmp_path / "f.png")]) == 2
+    assert "is not an evaluation summary" in capsys.readouterr().err
+
+
+def test_wilson_interval_brackets_the_rate():
+    from oneshot_ros.evaluate.compare import wilson
+
+    low, high = wilson(69, 70)
+    assert 0.90 < low < 69 / 70 < high < 1.0
+    assert wilson(0, 16)[0] == 0.0 and 0.15 < wilson(0, 16)[1] < 0.25  # 0/16: up to ~19%
+    assert wilson(0, 0) == (0.0, 1.0)

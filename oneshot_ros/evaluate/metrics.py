@@ -24,6 +24,15 @@ PAPER_BC = {"train": {1: 99.1, 2: 93.7, 3: 86.9, 4: 76.7, 5: 65.4, 6: 52.4, 7: 3
             "test": {2: 95.9, 4: 74.8, 5: 64.3, 6: 46.5, 7: 38.5, 8: 24.0}}
 PAPER_DEMO = {"train": {1: 99.1, 2: 95.6, 3: 88.5, 4: 78.6, 5: 67.3, 6: 55.7, 7: 42.8},
               "test": {2: 95.8, 4: 77.6, 5: 65.9, 6: 49.4, 7: 46.5, 8: 29.0}}
+PAPER_DAGGER = {"train": {1: 99.1, 2: 94.3, 3: 88.0, 4: 78.2, 5: 65.9, 6: 51.5, 7: 34.3},
+                "test": {2: 94.9, 4: 77.0, 5: 65.9, 6: 50.6, 7: 36.5, 8: 18.0}}
+# The paper's §6 baselines (trained with DAgger there): Snapshot and Final state.
+PAPER_SNAPSHOT = {"train": {1: 97.2, 2: 92.6, 3: 86.7, 4: 76.4, 5: 62.5, 6: 47.0, 7: 31.4},
+                  "test": {2: 92.8, 4: 77.2, 5: 61.1, 6: 42.6, 7: 32.8, 8: 19.0}}
+PAPER_FINAL_STATE = {"train": {1: 98.8, 2: 86.7, 3: 84.8, 4: 71.9, 5: 60.6, 6: 43.6, 7: 31.5},
+                     "test": {2: 94.1, 4: 75.8, 5: 51.9, 6: 35.9, 7: 32.0, 8: 20.0}}
+PAPER_COLUMNS = {"demo": PAPER_DEMO, "dagger": PAPER_DAGGER, "bc": PAPER_BC,
+                 "snapshot": PAPER_SNAPSHOT, "final_state": PAPER_FINAL_STATE}
 
 
 @lru_cache(maxsize=1)
