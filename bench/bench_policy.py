@@ -14,14 +14,15 @@
    every repeat is reported and the summary keeps the repeat with the lowest cached median.
 Random weights and inputs: speed does not depend on the values.
 
-    python bench/bench_policy.py --baseline 79d7f63 [--repeats 5]
+    python bench/bench_policy.py --baseline 79d7f63 [--repeats 5] [--model models/bc_all_stages]
 
 3. Before/after in one run: `act` of the code at --baseline (a git revision, extracted with
    `git archive` into a temporary directory) and of this tree, with the same weights, demo and
    observations, in alternating subprocesses (baseline, current, current, baseline, ...) so a
    shared machine's load falls on both alike. Per ensemble size: the median and p99 of all the
    repeats' act times pooled, wall clock and this thread's CPU time (what an act costs on one
-   core when a loaded machine preempts it), and each repeat's wall median, for both.
+   core when a loaded machine preempts it), and each repeat's wall median, for both. --model
+   times a trained checkpoint (what is deployed) instead of untrained weights.
 """
 
 from __future__ import annotations
@@ -115,15 +116,18 @@ def _training_path_act(imitator: Imitator, demo: np.ndarray, obs: np.ndarray):
     return act
 
 
-def act_times(ensemble: int, blocks: int, demo_len: int,
-              n_acts: int) -> tuple[list[float], list[float]]:
+def act_times(ensemble: int, blocks: int, demo_len: int, n_acts: int,
+              model_dir: str | None = None) -> tuple[list[float], list[float]]:
     """Wall and CPU (this thread's) milliseconds of each of n_acts acts (after 20 warm-up acts);
     seeded weights and inputs, so every code version times the same function on the same
     numbers. CPU time is what the act costs on one core even when a loaded machine preempts it
-    (wall time then includes the waits)."""
+    (wall time then includes the waits). model_dir: a trained checkpoint's weights instead of
+    untrained ones (a trained model's values decide which exp/sigmoid forms FastPolicy takes)."""
     torch.manual_seed(0)
     rng = np.random.default_rng(1)
-    imitator = Imitator(OneShotPolicy(PolicyConfig()), ensemble=ensemble, seed=0)
+    imitator = (Imitator(OneShotPolicy(PolicyConfig()), ensemble=ensemble, seed=0)
+                if model_dir is None else
+                Imitator.from_checkpoint(model_dir, ensemble=ensemble, seed=0))
     imitator.set_demo(rng.normal(scale=0.2, size=(demo_len, 3 * blocks + 2)))
     obs = rng.normal(scale=0.2, size=(n_acts, 3 * blocks + 2))
     for k in range(20):
@@ -174,6 +178,8 @@ def _worker(tree: str, ensemble: int, args) -> tuple[list[float], list[float]]:
     env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
     command = [sys.executable, __file__, "--worker", str(ensemble), "--blocks", str(args.blocks),
                "--demo-len", str(args.demo_len), "--acts", str(args.acts)]
+    if args.model:
+        command += ["--model", args.model]
     out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
     reply = json.loads(out.strip().splitlines()[-1])
     if not reply["module"].startswith(tree):
@@ -213,18 +219,21 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--baseline", metavar="REV", help="also time act of this git revision "
                         "against this tree, alternating (implies --act-only)")
+    parser.add_argument("--model", help="with --baseline: time a trained checkpoint "
+                        "(e.g. models/bc_all_stages) instead of untrained weights")
     parser.add_argument("--worker", type=int, metavar="E", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.worker:  # one subprocess of --baseline: act times of the oneshot_ros it imports
         import oneshot_ros
 
-        wall, cpu = act_times(args.worker, args.blocks, args.demo_len, args.acts)
+        wall, cpu = act_times(args.worker, args.blocks, args.demo_len, args.acts, args.model)
         print(json.dumps({"module": oneshot_ros.__file__, "wall_ms": wall, "cpu_ms": cpu}))
         return
     if args.baseline:
         result = {"load_average": os.getloadavg()[0], "blocks": args.blocks,
                   "demo_len": args.demo_len, "acts_per_repeat": args.acts,
+                  "model": args.model or "untrained default OneShotPolicy",
                   **compare_with_baseline(args.baseline, args),
                   "load_average_end": os.getloadavg()[0]}
         print(json.dumps(result, indent=1))
