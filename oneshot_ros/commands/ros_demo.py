@@ -34,8 +34,10 @@ def add_arguments(parser):
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--demo-file", help="take the demonstration from this HDF5 file")
     parser.add_argument("--demo-index", type=int, default=0)
-    parser.add_argument("--time-scale", type=float, default=2.0,
-                        help="sim speed vs wall clock (default %(default)s)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="sim speed vs wall clock (default %(default)s: real time, as on "
+                        "the robot); faster only if the imitator keeps up: on a busy 2-core "
+                        "machine 2.0 made it miss control periods and time out")
     parser.add_argument("--max-steps", type=positive_int,
                         help="end an episode after this many steps (default: the task's horizon)")
     parser.add_argument("--video", help="write the episodes to this .mp4 or .gif")
