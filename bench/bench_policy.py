@@ -130,12 +130,18 @@ def act_times(ensemble: int, blocks: int, demo_len: int, n_acts: int,
                 Imitator.from_checkpoint(model_dir, ensemble=ensemble, seed=0))
     imitator.set_demo(rng.normal(scale=0.2, size=(demo_len, 3 * blocks + 2)))
     obs = rng.normal(scale=0.2, size=(n_acts, 3 * blocks + 2))
-    for k in range(20):
-        imitator.act(obs[k % n_acts])
+    return time_acts(imitator, obs, n_acts)
+
+
+def time_acts(imitator: Imitator, obs: np.ndarray, n_acts: int,
+              warm_up: int = 20) -> tuple[list[float], list[float]]:
+    """Wall and this thread's CPU milliseconds of n_acts acts on obs (cycled), after warm_up."""
+    for k in range(warm_up):
+        imitator.act(obs[k % len(obs)])
     wall, cpu = [], []
     for k in range(n_acts):
         start, start_cpu = time.perf_counter(), time.thread_time()
-        imitator.act(obs[k])
+        imitator.act(obs[k % len(obs)])
         cpu.append(1e3 * (time.thread_time() - start_cpu))
         wall.append(1e3 * (time.perf_counter() - start))
     return wall, cpu

@@ -18,6 +18,7 @@ import time
 import numpy as np
 import torch
 import torch._inductor.config as inductor_config
+from bench_policy import time_acts  # bench/ is on sys.path when this script runs
 
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.imitator import Imitator
@@ -25,14 +26,7 @@ from oneshot_ros.policy.modeling import OneShotPolicy
 
 
 def timed(imitator: Imitator, obs: np.ndarray, n_acts: int) -> dict:
-    for k in range(30):
-        imitator.act(obs[k % len(obs)])
-    wall, cpu = [], []
-    for k in range(n_acts):
-        start, start_cpu = time.perf_counter(), time.thread_time()
-        imitator.act(obs[k % len(obs)])
-        cpu.append(1e3 * (time.thread_time() - start_cpu))
-        wall.append(1e3 * (time.perf_counter() - start))
+    wall, cpu = time_acts(imitator, obs, n_acts, warm_up=30)
     return {"wall_median_ms": float(np.median(wall)),
             "wall_p99_ms": float(np.percentile(wall, 99)),
             "cpu_median_ms": float(np.median(cpu)), "cpu_p99_ms": float(np.percentile(cpu, 99))}
