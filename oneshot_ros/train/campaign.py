@@ -1,16 +1,21 @@
 """The learning curves of a training campaign that spans sessions: one figure and one table.
 
     python -m oneshot_ros.train.campaign models/bc_all_stages
+    python -m oneshot_ros.train.campaign models/all_stages_scratch --against models/bc_all_stages
 
 Reads <model>/metrics.jsonl (every iteration: loss, wall_s; validation every val_every) and the
 evaluation points <model>/eval_it<N>_<name>/summary.json (an `oneshot-ros eval --out` of the
 checkpoint at iteration N), and writes <model>/campaign.png: validation error against iterations
 and against wall-clock hours, and success by number of stages against iterations. Prints the
-evaluation points as a Markdown table (for the model's README).
+evaluation points as a Markdown table (for the model's README). `--against DIR...` adds other runs'
+validation curves to the first two panels (ablations on one validation set). A run fine-tuned
+from another checkpoint (train_config.init_from) is drawn from that checkpoint's iterations and
+wall time on, so every curve counts the whole campaign.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import sys
@@ -38,34 +43,66 @@ def evaluation_points(model_dir: Path) -> list[dict]:
     return sorted(points, key=lambda p: (p["name"], p["iteration"]))
 
 
-def figure(model_dir: Path, out_png: Path) -> Path:
+def start_offset(model_dir: Path) -> tuple[int, float]:
+    """(iterations, wall seconds) a run had behind it when it started: those of the checkpoint it
+    was fine-tuned from (train_config.init_from, followed back), else (0, 0)."""
+    state = model_dir / "train_state.json"
+    init_from = json.loads(state.read_text())["train_config"].get("init_from", "") \
+        if state.is_file() else ""
+    if not init_from:
+        return 0, 0.0
+    parent = next((p for p in (Path(init_from), model_dir.parent / Path(init_from).name)
+                   if (p / "metrics.jsonl").is_file()), None)
+    if parent is None:
+        return 0, 0.0  # its start is not on this machine: plot it from 0
+    last = read_metrics(parent)[-1]
+    iterations, wall_s = start_offset(parent)
+    return iterations + last["iteration"], wall_s + last["wall_s"]
+
+
+def validation_curve(model_dir: Path) -> tuple[list[int], list[float], list[float]]:
+    """(iterations, wall hours, validation move error mm) of a run's validation rows, counted
+    from the start of its campaign (see start_offset)."""
+    rows = [r for r in read_metrics(model_dir) if "val_move_err_mm" in r]
+    iterations, wall_s = start_offset(model_dir)
+    return ([r["iteration"] + iterations for r in rows],
+            [(r["wall_s"] + wall_s) / 3600 for r in rows], [r["val_move_err_mm"] for r in rows])
+
+
+def figure(model_dir: Path, out_png: Path,
+           against: list[Path] | None = None) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in read_metrics(model_dir) if "val_move_err_mm" in r]
     points = evaluation_points(model_dir)
     fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
-    its = [r["iteration"] for r in rows]
-    err = [r["val_move_err_mm"] for r in rows]
-    axes[0].plot(its, err, "o-", ms=2)
+    for k, run in enumerate([model_dir, *(against or [])]):
+        its, hours, err = validation_curve(run)
+        style = dict(ms=2, color=f"C{k}", label=_label(run))
+        axes[0].plot(its, err, "o-" if k == 0 else "s--", **style)
+        axes[1].plot(hours, err, "o-" if k == 0 else "s--", **style)
     axes[0].set_xlabel("iteration")
     axes[0].set_ylabel("validation |action - expert|, mm per axis")
-    axes[1].plot([r["wall_s"] / 3600 for r in rows], err, "o-", ms=2, color="tab:red")
     axes[1].set_xlabel("wall-clock hours of training (2-core CPU)")
+    if against:
+        axes[0].legend(fontsize=7)
+        axes[1].legend(fontsize=7)
+    start, _ = start_offset(model_dir)  # evaluation dirs name the run's own iteration
     stage_counts = sorted({int(s) for p in points for s in p["by_stages"]})
     colours = {s: f"C{k}" for k, s in enumerate(stage_counts)}  # one colour per stage count
     for marker, name in zip("so^vD", sorted({p["name"] for p in points}), strict=False):
         mine = [p for p in points if p["name"] == name]
         for s in stage_counts:
-            xs = [p["iteration"] for p in mine if str(s) in p["by_stages"]]
+            xs = [start + p["iteration"] for p in mine if str(s) in p["by_stages"]]
             ys = [100 * p["by_stages"][str(s)] for p in mine if str(s) in p["by_stages"]]
-            axes[2].plot(xs, ys, marker + "-", color=colours[s], label=f"{name}: {s} stages")
-    axes[2].set_xlabel("iteration")
+            if xs:
+                axes[2].plot(xs, ys, marker + "-", color=colours[s], label=f"{name}: {s} st.")
+    axes[2].set_xlabel("iteration" + (f" (evaluated at {start} + eval_it<N>)" if start else ""))
     axes[2].set_ylabel("success, %")
     axes[2].set_ylim(-3, 103)
     if points:
-        axes[2].legend(fontsize=7, ncol=2)
+        axes[2].legend(fontsize=6, ncol=3, loc="lower right")
     fig.suptitle(model_dir.name)
     fig.tight_layout()
     fig.savefig(out_png, dpi=110)
@@ -73,8 +110,15 @@ def figure(model_dir: Path, out_png: Path) -> Path:
     return out_png
 
 
+def _label(run: Path) -> str:
+    start, _ = start_offset(run)
+    return run.name + (f" (fine-tuned from iteration {start})" if start else "")
+
+
 def table(model_dir: Path) -> str:
     points = evaluation_points(model_dir)
+    if not points:
+        return f"no evaluation points in {model_dir} (eval_it<N>_<name>/summary.json)"
     stages = sorted({int(s) for p in points for s in p["by_stages"]})
     lines = ["| iteration | tasks | episodes | " + " | ".join(f"{s} st." for s in stages)
              + " | all |", "|---" * (len(stages) + 4) + "|"]
@@ -87,13 +131,25 @@ def table(model_dir: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not (Path(args[0]) / "metrics.jsonl").is_file():
-        print("usage: python -m oneshot_ros.train.campaign MODEL_DIR (with metrics.jsonl)",
-              file=sys.stderr)
+    parser = argparse.ArgumentParser(prog="python -m oneshot_ros.train.campaign",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir", help="a training run's directory (with metrics.jsonl)")
+    parser.add_argument("--against", nargs="+", default=[], metavar="DIR",
+                        help="other runs' validation curves to draw beside it")
+    args = parser.parse_args(argv)
+    model_dir = Path(args.model_dir)
+    try:
+        if not (model_dir / "metrics.jsonl").is_file():
+            raise ValueError(f"{model_dir} has no metrics.jsonl; name a training run's directory")
+        against = [Path(d) for d in args.against]
+        for run in against:
+            if not (run / "metrics.jsonl").is_file():
+                raise ValueError(f"--against {run}: no metrics.jsonl there; name a training "
+                                 "run's directory")
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    model_dir = Path(args[0])
-    print(f"wrote {figure(model_dir, model_dir / 'campaign.png')}")
+    print(f"wrote {figure(model_dir, model_dir / 'campaign.png', against)}")
     print(table(model_dir))
     return 0
 
