@@ -38,9 +38,12 @@ def test_a_fine_tuned_run_counts_from_its_parents_iterations_and_wall_time(tmp_p
     assert err == pytest.approx([2.5, 1.25])
 
 
-def test_an_init_from_missing_here_plots_from_zero(tmp_path):
+def test_an_init_from_missing_here_or_naming_itself_plots_from_zero(tmp_path):
     child = _run(tmp_path / "child", iterations=4, wall_per_it=1.0, init_from="/nowhere/run")
     assert campaign.start_offset(child) == (0, 0.0)
+    itself = _run(tmp_path / "itself", iterations=4, wall_per_it=1.0,
+                  init_from=str(tmp_path / "itself"))
+    assert campaign.start_offset(itself) == (0, 0.0)  # a cycle: no endless recursion
 
 
 def test_figure_and_table_with_an_evaluation_point_and_another_run(tmp_path, capsys):

@@ -43,7 +43,7 @@ def evaluation_points(model_dir: Path) -> list[dict]:
     return sorted(points, key=lambda p: (p["name"], p["iteration"]))
 
 
-def start_offset(model_dir: Path) -> tuple[int, float]:
+def start_offset(model_dir: Path, _seen: frozenset = frozenset()) -> tuple[int, float]:
     """(iterations, wall seconds) a run had behind it when it started: those of the checkpoint it
     was fine-tuned from (train_config.init_from, followed back), else (0, 0)."""
     state = model_dir / "train_state.json"
@@ -53,10 +53,11 @@ def start_offset(model_dir: Path) -> tuple[int, float]:
         return 0, 0.0
     parent = next((p for p in (Path(init_from), model_dir.parent / Path(init_from).name)
                    if (p / "metrics.jsonl").is_file()), None)
-    if parent is None:
-        return 0, 0.0  # its start is not on this machine: plot it from 0
+    seen = _seen | {model_dir.resolve()}
+    if parent is None or parent.resolve() in seen:
+        return 0, 0.0  # its start is not on this machine, or an init_from cycle: from 0
     last = read_metrics(parent)[-1]
-    iterations, wall_s = start_offset(parent)
+    iterations, wall_s = start_offset(parent, seen)
     return iterations + last["iteration"], wall_s + last["wall_s"]
 
 
