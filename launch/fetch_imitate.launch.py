@@ -50,6 +50,11 @@ def generate_launch_description():
                               description="perception's PoseArray, task-letter order, base_link"),
         DeclareLaunchArgument("max_joint_velocity_rad_s", default_value="0.5",
                               description="rad/s, command clamp on the real arm"),
+        DeclareLaunchArgument("stamp_commands", default_value="false",
+                              description="true: arm commands carry the stamp of the joint "
+                              "state they answer (needs the robot's and this machine's clocks "
+                              "in sync); false: zero stamp, the controller starts them on "
+                              "arrival"),
         Node(package=PACKAGE, executable="imitator", name="imitator", output="screen",
              remappings=[
                  ("/arm_controller/joint_trajectory", LaunchConfiguration("arm_command_topic")),
@@ -63,7 +68,9 @@ def generate_launch_description():
                   "demo_file": ParameterValue(LaunchConfiguration("demo_file"), value_type=str),
                   "demo_index": ParameterValue(LaunchConfiguration("demo_index"), value_type=int),
                   "max_joint_velocity_rad_s": ParameterValue(
-                      LaunchConfiguration("max_joint_velocity_rad_s"), value_type=float)},
+                      LaunchConfiguration("max_joint_velocity_rad_s"), value_type=float),
+                  "stamp_commands": ParameterValue(LaunchConfiguration("stamp_commands"),
+                                                   value_type=bool)},
              ]),
         DeclareLaunchArgument("arm_action", default_value="true",
                               description="true: arm commands become FollowJointTrajectory goals "

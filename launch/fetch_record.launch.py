@@ -56,6 +56,11 @@ def generate_launch_description():
                               description="perception's PoseArray, task-letter order, base_link"),
         DeclareLaunchArgument("max_joint_velocity_rad_s", default_value="0.5",
                               description="rad/s, expert command clamp on the real arm"),
+        DeclareLaunchArgument("stamp_commands", default_value="false",
+                              description="true: arm commands carry the stamp of the joint "
+                              "state they answer (needs the robot's and this machine's clocks "
+                              "in sync); false: zero stamp, the controller starts them on "
+                              "arrival"),
         Node(package=PACKAGE, executable="scripted_expert", name="scripted_expert",
              output="screen", condition=IfCondition(LaunchConfiguration("expert")),
              remappings=remappings,
@@ -63,14 +68,18 @@ def generate_launch_description():
                  PathJoinSubstitution(
                      [FindPackageShare(PACKAGE), "config", "scripted_expert.yaml"]),
                  {"task": task, "max_joint_velocity_rad_s": ParameterValue(
-                     LaunchConfiguration("max_joint_velocity_rad_s"), value_type=float)},
+                     LaunchConfiguration("max_joint_velocity_rad_s"), value_type=float),
+                  "stamp_commands": ParameterValue(LaunchConfiguration("stamp_commands"),
+                                                   value_type=bool)},
              ]),
         Node(package=PACKAGE, executable="demo_recorder", name="demo_recorder", output="screen",
              remappings=remappings,
              parameters=[
                  PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "demo_recorder.yaml"]),
                  {"task": task,
-                  "out": ParameterValue(LaunchConfiguration("out"), value_type=str)},
+                  "out": ParameterValue(LaunchConfiguration("out"), value_type=str),
+                  "stamp_commands": ParameterValue(LaunchConfiguration("stamp_commands"),
+                                                   value_type=bool)},
              ]),
         DeclareLaunchArgument("arm_action", default_value="true",
                               description="true: arm commands become FollowJointTrajectory goals "

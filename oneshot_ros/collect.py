@@ -144,12 +144,13 @@ class EnvProducer:
     task, seed, noise) alone, whatever ran before in the worker; the env is built lazily, once.
     """
 
-    def __init__(self, world_config: dict | None = None):
+    def __init__(self, world_config: dict | None = None, style: str = "scripted"):
         self.world_config = dict(world_config or {})
+        self.style = style  # demonstrator.DEMO_STYLES: "human" = a teleoperator's timing
         self._env = None
 
     def __getstate__(self):  # sent to spawned workers: the config, never a live Bullet client
-        return {"world_config": self.world_config, "_env": None}
+        return {"world_config": self.world_config, "style": self.style, "_env": None}
 
     def __call__(self, task: str, seed: int, noise: float) -> Episode:
         if self._env is None:
@@ -158,7 +159,7 @@ class EnvProducer:
             from oneshot_ros.sim.env import make_env
 
             self._env = make_env(self.world_config)
-        return run_episode(self._env, task, seed, noise)
+        return run_episode(self._env, task, seed, noise, style=self.style)
 
 
 @dataclass(frozen=True)

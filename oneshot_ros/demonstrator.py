@@ -29,6 +29,7 @@ import numpy as np
 from oneshot_ros import layout
 from oneshot_ros.episode import SUCCESS, Episode
 from oneshot_ros.episode_loop import SETTLE_STEPS, run_loop
+from oneshot_ros.human_style import HORIZON_FACTOR, HumanStyle
 from oneshot_ros.robot import ActionLayout
 from oneshot_ros.tasks import Task, parse_task
 from oneshot_ros.world_config import WorldConfig
@@ -219,24 +220,37 @@ def _distance_to_segment(points: np.ndarray, a, b) -> np.ndarray:
     return np.linalg.norm(points - (a + t[:, None] * ab), axis=1)
 
 
+DEMO_STYLES = ("scripted", "human")
+
+
 def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_STD_M,
                 max_steps: int | None = None, settle_steps: int = SETTLE_STEPS,
-                on_step=None) -> Episode:
+                on_step=None, style: str = "scripted") -> Episode:
     """Reset `env` to (task, seed) and let the demonstrator act until success or the horizon.
 
     The episode loop (episode_loop.run_loop) ends `settle_steps` after the goal first holds;
-    stage_ends[k] is the step at which the k-th stage (build order) first held.
+    stage_ends[k] is the step at which the k-th stage (build order) first held. style "human":
+    the executed actions get a teleoperator's timing (human_style.HumanStyle: slower, held
+    velocities, pauses, key-press grips) and the horizon is HORIZON_FACTOR times longer; the
+    labels stay the noise-free expert's.
     """
     task = task if isinstance(task, Task) else parse_task(task)
+    if style not in DEMO_STYLES:
+        raise ValueError(f"style={style!r}: use one of {DEMO_STYLES}")
     obs = env.reset(task, seed)
     expert = ScriptedStacker(task, env.config, noise, seed=seed + 7919)
+    human = HumanStyle(env.config, np.random.default_rng(seed + 104_729)) \
+        if style == "human" else None
+    horizon = max_steps or env.horizon * (HORIZON_FACTOR if human else 1)
 
     def choose(obs, n_placed):
         executed, label = expert.act(env.gripper_position(), env.gripper_state(),
                                      env.block_positions())
+        if human is not None:
+            executed = human(executed)
         return executed.astype(np.float32), label  # what the dataset stores: replay is exact
 
-    visited = run_loop(env, obs, max_steps or env.horizon, choose, settle_steps, on_step)
+    visited = run_loop(env, obs, horizon, choose, settle_steps, on_step)
     outcome = env.outcome()
     return Episode(task.string, seed, noise, np.array(visited.obs), np.array(visited.executed),
                    np.array(visited.labels), outcome == SUCCESS, outcome, visited.stage_ends)

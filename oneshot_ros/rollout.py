@@ -74,11 +74,13 @@ class NoDemonstration(RuntimeError):
     """The scripted demonstrator failed on every demo seed it was given."""
 
 
-def conditioning_demo(env, task: str, seeds: Iterable[int], noise: float) -> Episode:
-    """The first successful scripted demonstration among `seeds` (tried in order)."""
+def conditioning_demo(env, task: str, seeds: Iterable[int], noise: float,
+                      style: str = "scripted") -> Episode:
+    """The first successful demonstration among `seeds` (tried in order); style "human": with
+    a teleoperator's timing (demonstrator.run_episode)."""
     outcomes = []
     for seed in seeds:
-        demo = run_episode(env, task, seed, noise)
+        demo = run_episode(env, task, seed, noise, style=style)
         if demo.success:
             return demo
         outcomes.append(f"{seed}: {demo.outcome}")

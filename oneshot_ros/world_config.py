@@ -8,6 +8,7 @@ Datasets and checkpoints store this config; readers refuse a mismatch of the lay
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 
 from oneshot_ros.robot import TORSO_UP_M, ActionLayout
@@ -47,6 +48,13 @@ class WorldConfig:
     settle_s: float = 0.5  # physics settling after reset, before the first observation
     render_width: int = 320
     render_height: int = 240
+    # A real arm and perception stack (sim/actuation.py, sim/perception.py); 0 = off, the
+    # world every shipped model was trained in. Older files that lack these keys mean 0.
+    command_latency_periods: float = 0.0  # control periods between a command and its effect
+    tracking_time_constant_s: float = 0.0  # s, first-order lag of the arm's setpoint
+    actuation_max_velocity_rad_s: float = 0.0  # rad/s per joint on the setpoint (0 = none)
+    block_pose_noise_m: float = 0.0  # m, std of the noise on each reported block coordinate
+    block_pose_dropout: float = 0.0  # chance that a step reports the previous poses again
 
     def __post_init__(self):
         ActionLayout(self.max_step_m)  # validates the clip
@@ -59,6 +67,16 @@ class WorldConfig:
         if not 0.0 <= self.solver_residual_threshold <= 1e-3:
             raise ValueError(f"solver_residual_threshold={self.solver_residual_threshold}: use "
                              "0..1e-3 (m/s)^2; 1e-4 (default) is measured stable")
+        if not 0.0 <= self.command_latency_periods <= 2.0:
+            raise ValueError(f"command_latency_periods={self.command_latency_periods}: use "
+                             "0..2 control periods")
+        if not 0.0 <= self.block_pose_dropout < 1.0:
+            raise ValueError(f"block_pose_dropout={self.block_pose_dropout}: use a chance in "
+                             "[0, 1)")
+        for name in ("tracking_time_constant_s", "actuation_max_velocity_rad_s",
+                     "block_pose_noise_m"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: use 0 (off) or more")
         if self.solver_iterations < 20:
             raise ValueError("solver_iterations < 20 collapses tall towers; use 50 (default)")
 
@@ -77,3 +95,9 @@ class WorldConfig:
 def default_world_config() -> dict:
     """WorldConfig() as a JSON-able dict (what demonstration files store)."""
     return dataclasses.asdict(WorldConfig())
+
+
+def with_defaults(world: dict) -> dict:
+    """A stored world config with the fields added since it was written at their defaults
+    (which reproduce the world it was made in), JSON-normalised: compare these, not raw dicts."""
+    return json.loads(json.dumps({**default_world_config(), **world}, sort_keys=True))

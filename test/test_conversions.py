@@ -94,14 +94,17 @@ def test_pose_array_round_trip_and_checks():
         cv.pose_array([[0.0, math.inf, 0.0]])
 
 
-def test_arm_trajectory_is_one_point_all_arm_joints_short_lookahead():
+def test_arm_trajectory_is_one_point_all_arm_joints_reached_one_period_on():
     msg = cv.arm_trajectory(READY_ARM, control_period_s=0.1)
     assert list(msg.joint_names) == list(ARM_JOINTS) and len(msg.points) == 1
     assert msg.header.stamp.sec == 0 and msg.header.stamp.nanosec == 0  # "start now"
-    assert cv.duration_s(msg.points[0].time_from_start) == pytest.approx(0.15)
+    assert cv.duration_s(msg.points[0].time_from_start) == pytest.approx(0.1)  # StackingEnv's
     q, t = cv.trajectory_points(msg)
     np.testing.assert_allclose(q[0], READY_ARM)
-    np.testing.assert_allclose(t, [0.15])
+    np.testing.assert_allclose(t, [0.1])
+    stamped = cv.arm_trajectory(READY_ARM, 0.1, periods=1.5, stamp=cv.duration(12.25))
+    assert cv.stamp_s(stamped.header.stamp) == pytest.approx(12.25)  # the state it answers
+    assert cv.duration_s(stamped.points[0].time_from_start) == pytest.approx(0.15)
     with pytest.raises(ValueError, match="1-2 periods"):
         cv.arm_trajectory(READY_ARM, control_period_s=0.1, periods=5)
     with pytest.raises(ValueError, match="expected 7"):

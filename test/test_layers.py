@@ -25,6 +25,7 @@ LAYERS = {
     "oneshot_ros.particle": 6,
     "oneshot_ros.demonstrator": 5, "oneshot_ros.episode_loop": 5, "oneshot_ros.rollout": 5,
     "oneshot_ros.collect": 5, "oneshot_ros.replay": 5, "oneshot_ros.recording": 5,
+    "oneshot_ros.human_style": 5,
     "oneshot_ros.policy": 4, "oneshot_ros.sim": 4,
     "oneshot_ros.control": 3, "oneshot_ros.success": 3, "oneshot_ros.layout": 3,
     "oneshot_ros.data": 2,

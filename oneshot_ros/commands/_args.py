@@ -29,6 +29,19 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def key_value(text: str) -> tuple[str, object]:
+    """argparse type: KEY=VALUE, the value read as YAML (1.5 -> float, true -> bool)."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: use KEY=VALUE, e.g. trajectory_periods=1.5")
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise argparse.ArgumentTypeError(f"{text!r}: VALUE is not a YAML scalar") from None
+
+
 def _int(text: str) -> int:
     try:
         return int(text)

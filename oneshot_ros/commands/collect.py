@@ -45,6 +45,9 @@ def add_arguments(parser):
                         help="seeds tried per demonstration before giving up (default "
                              "%(default)s)")
     parser.add_argument("--config", help="WorldConfig overrides (YAML)")
+    parser.add_argument("--demo-style", choices=("scripted", "human"), default="scripted",
+                        help="human: the demonstrator with a teleoperator's timing (slower, "
+                        "held velocities, pauses, key-press grips; 2-3x longer demos)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -66,7 +69,10 @@ def run(args) -> int:
     noise = DEFAULT_NOISE_STD_M if args.noise is None else args.noise
     check_noise("--noise", noise, world_config.max_step_m)
     out = _output_path(args.out, shard)
+    from oneshot_ros.collect import EnvProducer
+
     report = collect(tasks, args.demos_per_task, out, world_config=world, workers=args.workers,
+                     producer=EnvProducer(world, args.demo_style),
                      noise=noise, shard=shard, max_attempts=args.max_attempts,
                      progress=not args.quiet)
     _print_report(report, out)

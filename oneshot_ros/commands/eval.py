@@ -14,18 +14,30 @@ episode layout (the "Demo" bar) unless --no-demo-baseline. Writes into --out:
                      paper's BC column (Tables 3/4)
     fig3.png         that table as bars; videos/*.mp4 (--videos); fig4_attention-*.png
 --json prints summary.json's object (success_rate, by_stages, demo_success_rate, outcomes, ...).
+
+    oneshot-ros eval --ros --model models/bc --tasks config/tasks/test.txt --episodes 2 \
+        --out runs/eval_test_ros [--time-scale 1.0]
+
+--ros: the same units, seeds and demonstrations, each episode closed through the sim_driver and
+imitator nodes over DDS (one episode at a time; --workers does not apply). Every record carries
+the driver's command timing; an episode in which the imitator missed a control period or
+answered late is set aside in rejected.jsonl (not counted), and the run exits 1 saying so:
+rerun the same command at a lower --time-scale to redo just those.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
 from oneshot_ros.commands._args import (
     check_noise,
     check_output_dir,
+    key_value,
     non_negative_int,
     positive_int,
 )
@@ -58,12 +70,28 @@ def add_arguments(parser):
                         help="policy steps per episode (default: the task's horizon)")
     parser.add_argument("--demo-noise", type=float, default=None,
                         help="demonstrator action noise, m per step (default: collect's)")
+    parser.add_argument("--world", action="append", default=[], metavar="KEY=VALUE",
+                        type=key_value, help="a WorldConfig override for this evaluation, "
+                        "e.g. command_latency_periods=1 or block_pose_noise_m=0.005 (a real "
+                        "arm's controller and perception); repeatable")
+    parser.add_argument("--demo-style", choices=("scripted", "human"), default="scripted",
+                        help="conditioning demos: the scripted demonstrator's, or with a "
+                        "teleoperator's timing (slower, held velocities, pauses, key-press "
+                        "grips), as a person's demo through the demo recorder")
     parser.add_argument("--videos", type=non_negative_int, default=0, metavar="K",
                         help="render episode 0 of the first K tasks to --out/videos/")
     parser.add_argument("--attention-figure", type=non_negative_int, nargs="?", const=1, default=0,
                         metavar="K", help="Fig. 4 attention maps for episode 0 of the first K "
                         "tasks (default K=1)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--ros", action="store_true", help="run each episode through the "
+                        "sim_driver and imitator nodes over ROS 2 (needs rclpy)")
+    parser.add_argument("--time-scale", type=float, default=1.0, help="with --ros: sim seconds "
+                        "per wall second (default %(default)s, real time); faster only while "
+                        "the imitator keeps up (missed periods are reported and refused)")
+    parser.add_argument("--imitator-param", action="append", default=[], metavar="KEY=VALUE",
+                        type=key_value, help="with --ros: an imitator node parameter (e.g. "
+                        "trajectory_periods=1.5 to measure that command timing); repeatable")
 
 
 def run(args) -> int:
@@ -72,21 +100,81 @@ def run(args) -> int:
 
     tasks = _select(_load_tasks(args), args.max_tasks_per_stage)
     check_output_dir("--out", args.out)
+    _check_ros_flags(args)
     config = _config(args)
     factory = ModelFactory(args.model, args.ensemble, args.decoding)  # bad dir: one-line error
+    config = dataclasses.replace(config, world_config=_world(factory, args.world))
     runner = EnvRunner(tasks, config)
-    out = EvalDir(args.out, _settings(factory, config))
+    settings = _settings(factory, config, args.ros and dict(args.imitator_param))
+    out = EvalDir(args.out, settings)
     start = time.perf_counter()
-    for result in runner.episodes(factory, skip=out.done()):
+    rejected = []
+    for result in _episodes(runner, factory, args, out.done()):
+        if not result.record.get("valid", True):  # the loop did not keep up: not the policy's
+            rejected.append(result.record)
+            _append_rejected(Path(args.out), result.record)
+            continue
         out.append(result.record)
         if result.attention is not None:
             _attention_figure(result.attention, Path(args.out))
+    if rejected:
+        raise InputError(f"{len(rejected)} episodes missed control periods at --time-scale "
+                         f"{args.time_scale} (set aside in {Path(args.out) / REJECTED_FILE}): "
+                         "rerun the same command with a lower --time-scale to redo them")
     units = [(u.task, u.index) for u in runner.units()]
-    extra = {"model": str(Path(args.model).resolve()), "settings": _settings(factory, config),
+    extra = {"model": str(Path(args.model).resolve()),
+             "settings": settings,
              "wall_s": round(time.perf_counter() - start, 3)}
+    if args.ros:
+        extra["time_scale"] = args.time_scale
     summary = out.write_summary(units, extra)
     print(json.dumps(summary) if args.json else _table(summary, Path(args.out)))
     return 0
+
+
+REJECTED_FILE = "rejected.jsonl"
+
+
+def _episodes(runner, factory, args, done):
+    if not args.ros:
+        return runner.episodes(factory, skip=done)
+    from oneshot_ros.commands._ros_eval import ros_episodes
+
+    work = Path(tempfile.mkdtemp(prefix="oneshot-ros-eval-"))  # node logs, the current demo
+    return ros_episodes(runner, args.model, args.time_scale, work, dict(args.imitator_param),
+                        skip=done)
+
+
+def _world(factory, overrides: list[tuple[str, object]]) -> dict:
+    """The checkpoint's world config with --world overrides (checked: one line if bad)."""
+    from oneshot_ros.config import from_dict
+    from oneshot_ros.world_config import WorldConfig
+
+    world = {**factory.world_config(), **dict(overrides)}
+    from_dict(WorldConfig, world, "--world")  # ConfigError: an InputError, one line
+    return world
+
+
+def _check_ros_flags(args) -> None:
+    if not args.ros:
+        if args.imitator_param:
+            raise InputError("--imitator-param needs --ros (it sets the imitator node's "
+                             "parameters)")
+        return
+    if not args.time_scale > 0:
+        raise InputError(f"--time-scale {args.time_scale}: use a positive speed, e.g. 1.0")
+    unsupported = [flag for flag, value in (("--videos", args.videos),
+                                            ("--attention-figure", args.attention_figure),
+                                            ("--decoding mean", args.decoding != "argmax"))
+                   if value]
+    if unsupported:
+        raise InputError(f"{', '.join(unsupported)} not available with --ros; run the "
+                         "simulator eval (without --ros) for them")
+
+
+def _append_rejected(out: Path, record: dict) -> None:
+    with open(out / REJECTED_FILE, "a") as stream:
+        stream.write(json.dumps(record) + "\n")
 
 
 def _load_tasks(args) -> list[str]:
@@ -130,19 +218,27 @@ def _config(args):
     check_noise("--demo-noise", noise, ActionLayout.max_step_m)
     return EvalConfig(episodes_per_task=args.episodes, workers=args.workers,
                       ensemble=args.ensemble, decoding=args.decoding, demo_noise=noise,
+                      demo_style=args.demo_style,
                       max_steps=args.max_steps,
                       demo_baseline=not args.no_demo_baseline, videos=args.videos,
                       attention=args.attention_figure, out_dir=str(args.out),
                       progress=not (args.quiet or args.json))
 
 
-def _settings(factory, config) -> dict:
-    """What decides an episode's result: a resumed --out must match all of it."""
-    return {"model_sha256": factory.metadata.get("sha256"), "ensemble": config.ensemble,
-            "decoding": config.decoding,
-            "demo_noise": config.demo_noise, "demo_attempts": config.demo_attempts,
-            "max_steps": config.max_steps, "demo_baseline": config.demo_baseline,
-            "world_config": config.world_config or factory.world_config()}
+def _settings(factory, config, ros: dict | bool = False) -> dict:
+    """What decides an episode's result: a resumed --out must match all of it. `ros`: the
+    imitator parameters of an eval over ROS, or False (not the time scale: an episode that
+    kept up gives the same result at any speed)."""
+    settings = {"model_sha256": factory.metadata.get("sha256"), "ensemble": config.ensemble,
+                "decoding": config.decoding,
+                "demo_noise": config.demo_noise, "demo_attempts": config.demo_attempts,
+                "max_steps": config.max_steps, "demo_baseline": config.demo_baseline,
+                "world_config": config.world_config or factory.world_config()}
+    if config.demo_style != "scripted":  # (absent = scripted: earlier --out dirs resume)
+        settings["demo_style"] = config.demo_style
+    if ros is False:
+        return settings
+    return {**settings, "execution": "ros", "imitator_params": ros}
 
 
 def _attention_figure(trace, out: Path) -> None:

@@ -41,6 +41,7 @@ from oneshot_ros.episode import Episode
 from oneshot_ros.errors import FileFormatError, InputError, OutOfRangeError
 from oneshot_ros.robot import MIN_BLOCKS, ActionLayout, ObsLayout
 from oneshot_ros.tasks import TaskError, parse_task
+from oneshot_ros.world_config import with_defaults
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ class DemoWriter:
         self._noise = {float(attrs["noise"]) for attrs in existing}
 
     def _check_world(self, stored: dict) -> None:
-        if stored != self.world_config:
+        if with_defaults(stored) != with_defaults(self.world_config):
             diff = sorted(k for k in set(stored) | set(self.world_config)
                           if stored.get(k) != self.world_config.get(k))
             raise DemoFormatError(
@@ -379,7 +380,7 @@ class DemoReader:
         world = world_config_of(h5, path)
         if number == 0:
             self.world_config = world
-        elif world != self.world_config:
+        elif with_defaults(world) != with_defaults(self.world_config):
             raise DemoFormatError(
                 f"{path} was collected with a different world config than {self.paths[0]}; "
                 "read files of one world together"

@@ -34,7 +34,7 @@ import torch
 from tqdm import tqdm
 
 from oneshot_ros import rollout
-from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
+from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M, DEMO_STYLES
 from oneshot_ros.evaluate.attention import AttentionTrace
 from oneshot_ros.evaluate.metrics import NO_DEMO, split_of, summarize
 from oneshot_ros.policy import checkpoint
@@ -66,6 +66,7 @@ class EvalConfig:
     ensemble: int | None = None  # demo downsamplings averaged; None: the checkpoint's
     decoding: str = "argmax"  # ActionHead.decode mode: "argmax" (paper) or "mean"
     demo_noise: float = DEFAULT_NOISE_STD_M  # m per step, conditioning demos and "Demo" bar
+    demo_style: str = "scripted"  # conditioning demos: "scripted" or "human" (teleop timing)
     demo_attempts: int = DEMO_ATTEMPTS
     max_steps: int | None = None  # policy steps per episode; None: the task's horizon
     demo_baseline: bool = True  # also run the scripted demonstrator on every episode seed
@@ -81,6 +82,8 @@ class EvalConfig:
                 raise ValueError(f"{name}={getattr(self, name)}: use at least 1")
         if self.ensemble is not None and self.ensemble < 1:
             raise ValueError(f"ensemble={self.ensemble}: use at least 1 member, e.g. 10")
+        if self.demo_style not in DEMO_STYLES:
+            raise ValueError(f"demo_style={self.demo_style!r}: use one of {DEMO_STYLES}")
         if self.decoding not in DECODE_MODES:
             raise ValueError(f"decoding={self.decoding!r}: use one of {DECODE_MODES}")
         if self.max_steps is not None and self.max_steps < 1:
@@ -202,7 +205,8 @@ class _Worker:
                   "split": split_of(unit.task), "index": unit.index, "seed": unit.seed}
         try:
             demo = rollout.conditioning_demo(self.env, unit.task,
-                                             unit.demo_seeds(cfg.demo_attempts), cfg.demo_noise)
+                                             unit.demo_seeds(cfg.demo_attempts), cfg.demo_noise,
+                                             cfg.demo_style)
         except rollout.NoDemonstration:
             record.update(demo_seed=None, success=None, outcome=NO_DEMO, steps=0, n_placed=0)
             return EpisodeResult(record)

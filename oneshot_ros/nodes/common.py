@@ -101,6 +101,7 @@ class RobotStateInput:
         self.q_arm = self.torso = self.fingers = self.blocks = self.quats = None
         self.expected_blocks: int | None = None  # set: other pose counts are rejected
         self.stamp_s = 0.0  # header stamp of the latest joint state (sim or wall time)
+        self.stamp = None  # that stamp as builtin_interfaces/Time (commands carry it)
         self.received_s = 0.0  # time.perf_counter() when it arrived (latency measurements)
         self.joints_age = conv.StalenessTracker(stale_timeout_s)
         self.blocks_age = conv.StalenessTracker(stale_timeout_s)
@@ -119,7 +120,8 @@ class RobotStateInput:
             self.node.get_logger().warning(f"/joint_states rejected: {err}",
                                            throttle_duration_sec=2)
             return
-        self.stamp_s, self.received_s = conv.stamp_s(msg.header.stamp), received
+        self.stamp, self.received_s = msg.header.stamp, received
+        self.stamp_s = conv.stamp_s(msg.header.stamp)
         self.joints_age.mark()
         if self._on_joint_state is not None:
             self._on_joint_state()
@@ -209,20 +211,38 @@ class TeleopInput:
 
 
 class CommandOutput:
-    """Arm JointTrajectory + gripper Float64MultiArray, clamped to limits and joint velocity."""
+    """Arm JointTrajectory + gripper Float64MultiArray, clamped to limits and joint velocity.
+
+    `stamp_commands`: an arm command carries the stamp of the joint state it was computed from,
+    so a JTC reaches it trajectory_periods after that state even when it arrives late (and
+    refuses it when it arrives after that); False: stamp zero, "start when received"."""
 
     def __init__(self, node, period_s: float, max_joint_velocity_rad_s: float,
-                 trajectory_periods: float):
+                 trajectory_periods: float, stamp_commands: bool = True):
         self.period_s, self.max_velocity = period_s, max_joint_velocity_rad_s
-        self.trajectory_periods = trajectory_periods
+        self.trajectory_periods, self.stamp_commands = trajectory_periods, stamp_commands
         self.arm = node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, QOS_DEPTH)
         self.gripper = node.create_publisher(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC,
                                              QOS_DEPTH)
 
-    def send(self, command: control.JointCommand, q_measured: np.ndarray) -> None:
-        """Gripper first, then the arm (the recorder pairs an arm command with the last gap)."""
+    def send(self, command: control.JointCommand, q_measured: np.ndarray,
+             state_stamp=None) -> None:
+        """Gripper first, then the arm (the recorder pairs an arm command with the last gap).
+        state_stamp: header.stamp of the joint state the command was computed from."""
         self.gripper.publish(conv.gripper_command(command.gap_m))
         if command.arm_q is None:  # IK failed: send nothing, the controller holds its target
             return
         q = conv.limit_step(command.arm_q, q_measured, self.period_s, self.max_velocity)
-        self.arm.publish(conv.arm_trajectory(q, self.period_s, self.trajectory_periods))
+        stamp = state_stamp if self.stamp_commands else None
+        self.arm.publish(conv.arm_trajectory(q, self.period_s, self.trajectory_periods, stamp))
+
+
+def declare_command_output(node, period_s: float) -> CommandOutput:
+    """CommandOutput from the parameters every commanding node declares alike."""
+    max_velocity = declare(node, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp")
+    periods = declare(node, "trajectory_periods", 1.0, "time_from_start, control periods "
+                      "(1 = StackingEnv's execution model; more moves each step 1/periods of "
+                      "the way)")
+    stamped = declare(node, "stamp_commands", True, "arm commands carry the stamp of the "
+                      "joint state they answer; false: zero stamp (start when received)")
+    return CommandOutput(node, period_s, max_velocity, periods, stamped)

@@ -145,11 +145,17 @@ def duration_s(msg: Duration) -> float:
     return msg.sec + msg.nanosec * 1e-9
 
 
-def arm_trajectory(q_arm, control_period_s: float, periods: float = 1.5) -> JointTrajectory:
-    """One-point JointTrajectory naming all 7 arm joints, reached `periods` control periods on.
+def arm_trajectory(q_arm, control_period_s: float, periods: float = 1.0,
+                   stamp=None) -> JointTrajectory:
+    """One-point JointTrajectory naming all 7 arm joints, reached `periods` control periods
+    after `stamp` (builtin_interfaces/Time; None or zero = "start when received", JTC's now).
 
-    header.stamp = 0 means "start now" for JTC; time_from_start of 1-2 control periods avoids
-    the erratic motion of a long constant look-ahead (ros2_controllers #1579).
+    One period is the execution model StackingEnv trains with: the joint target of an action is
+    the setpoint for the whole control period that follows the state it was computed from. A JTC
+    samples the trajectory at the end of each period (ros2_controllers #1306), so 1.5 periods
+    moved the arm 2/3 of each commanded step (bench/ros_parity.py). Stamping the command with
+    the state's stamp keeps that timing when the command arrives late: the point is still due
+    one period after the state. Up to 2 periods are allowed for controllers that need slack.
     """
     if not 1.0 <= periods <= 2.0 or not control_period_s > 0:
         raise ValueError(f"periods={periods}, control_period_s={control_period_s}: use 1-2 "
@@ -159,7 +165,10 @@ def arm_trajectory(q_arm, control_period_s: float, periods: float = 1.5) -> Join
         raise ValueError(f"arm command has {q_arm.size} values; expected {len(ARM_JOINTS)}")
     point = JointTrajectoryPoint(positions=q_arm.tolist(),
                                  time_from_start=duration(periods * control_period_s))
-    return JointTrajectory(joint_names=list(ARM_JOINTS), points=[point])
+    msg = JointTrajectory(joint_names=list(ARM_JOINTS), points=[point])
+    if stamp is not None:
+        msg.header.stamp = stamp
+    return msg
 
 
 def trajectory_points(msg: JointTrajectory) -> tuple[np.ndarray, np.ndarray]:

@@ -31,12 +31,12 @@ from oneshot_ros import control
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     QOS_DEPTH,
-    CommandOutput,
     GapInput,
     RobotStateInput,
     TeleopInput,
     control_period_s,
     declare,
+    declare_command_output,
     reply,
     world_config,
 )
@@ -60,11 +60,10 @@ class DemoRecorder(Node):
         stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: step not recorded")
         teleop_step_m = declare(self, "teleop_max_step_m", self.config.max_step_m,
                                 "m, teleop displacement clip per control step")
-        max_velocity = declare(self, "max_joint_velocity_rad_s", 1.5, "rad/s, teleop clamp")
         stamped = declare(self, "teleop_stamped", False, "teleop sends TwistStamped")
         topic = declare(self, "teleop_topic", "/cmd_vel", "teleop Twist(Stamped) topic")
         self.state = RobotStateInput(self, stale_s)
-        self.commands = CommandOutput(self, self.period_s, max_velocity, 1.5)
+        self.commands = declare_command_output(self, self.period_s)
         self.teleop = TeleopInput(self, topic, stamped, self.period_s, teleop_step_m, stale_s)
         self.episode, self.teleop_drives_episode = None, False
         self.file = EpisodeFile(self.out, self.config)  # opened at the first stop_episode
@@ -135,7 +134,7 @@ class DemoRecorder(Node):
             return
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
                                             self.config, blocks=state.blocks)
-        self.commands.send(command, state.q_arm)
+        self.commands.send(command, state.q_arm, state.stamp)
 
     def start_episode(self, request, response):
         try:

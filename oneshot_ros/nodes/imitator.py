@@ -26,10 +26,10 @@ from visualization_msgs.msg import MarkerArray
 from oneshot_ros import control
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
-    CommandOutput,
     RobotStateInput,
     control_period_s,
     declare,
+    declare_command_output,
     reply,
     world_config,
 )
@@ -52,8 +52,6 @@ class ImitatorNode(Node):
         period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz; <= 0: "
                                             "WorldConfig.control_hz"), self.config)
         stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: hold, log once")
-        max_velocity = declare(self, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp")
-        periods = declare(self, "trajectory_periods", 1.5, "time_from_start, control periods")
         self.active = declare(self, "active", False, "publish commands without ~/activate")
         self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period")
         latency = declare(self, "publish_latency", False, "publish ~/latency_s (benchmarks)")
@@ -64,7 +62,7 @@ class ImitatorNode(Node):
         self.load_error: str | None = None  # the last one logged: each is logged once
         self.gate = control.RateGate(period_s)
         self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
-        self.commands = CommandOutput(self, period_s, max_velocity, periods)
+        self.commands = declare_command_output(self, period_s)
         self.markers = self.create_publisher(MarkerArray, "~/attention_markers", 1)
         self.latency = self.create_publisher(Float64, "~/latency_s", 10) if latency else None
         self.create_service(SetBool, "~/activate", self.on_activate)
@@ -74,6 +72,7 @@ class ImitatorNode(Node):
     def on_parameters(self, parameters) -> None:
         if any(p.name in RELOAD_PARAMS for p in parameters):
             self.reload, self.load_error = True, None  # new settings: log their error again
+            self.policy = None  # never act on the previous demo once new settings are in
 
     def watchdog(self) -> None:
         if self.reload or self.file_busy:
@@ -130,7 +129,7 @@ class ImitatorNode(Node):
             return
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
                                             self.config, blocks=state.blocks)
-        self.commands.send(command, state.q_arm)
+        self.commands.send(command, state.q_arm, state.stamp)
         if self.latency is not None:
             self.latency.publish(Float64(data=time.perf_counter() - state.received_s))
         self.n_steps += 1

@@ -18,10 +18,10 @@ from rclpy.node import Node
 from oneshot_ros import control
 from oneshot_ros.demonstrator import ScriptedStacker
 from oneshot_ros.nodes.common import (
-    CommandOutput,
     RobotStateInput,
     control_period_s,
     declare,
+    declare_command_output,
     world_config,
 )
 
@@ -37,12 +37,10 @@ class ScriptedExpert(Node):
         period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz; <= 0: "
                                             "WorldConfig.control_hz"), self.config)
         stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: hold, log once")
-        max_velocity = declare(self, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp")
-        periods = declare(self, "trajectory_periods", 1.5, "time_from_start, control periods")
         self.expert = ScriptedStacker(task, self.config, noise_std, seed)
         self.gate = control.RateGate(period_s)
         self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
-        self.commands = CommandOutput(self, period_s, max_velocity, periods)
+        self.commands = declare_command_output(self, period_s)
         self.create_timer(0.5, self.state.stale_reason)  # logs when inputs go stale
         self.get_logger().info(f"scripted expert for {task!r}, noise {noise_std} m")
 
@@ -58,7 +56,7 @@ class ScriptedExpert(Node):
         action, _ = self.expert.act(state.gripper_position(), state.fingers, state.blocks)
         command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
                                             self.config, blocks=state.blocks)
-        self.commands.send(command, state.q_arm)
+        self.commands.send(command, state.q_arm, state.stamp)
 
 
 def main(args=None):

@@ -77,9 +77,10 @@ class SimSession:
         return status
 
     def run_until_done(self, max_wall_s: float, settle_steps: int = 5, poll_s: float = 0.2,
-                       max_steps: int | None = None) -> dict:
-        """Poll the sim until success has held for settle_steps, the horizon (or max_steps),
-        or max_wall_s."""
+                       max_steps: int | None = None, stop_outcomes: tuple = ()) -> dict:
+        """Poll the sim until success has held for settle_steps, an outcome in stop_outcomes
+        (e.g. a block off the table), the horizon (or max_steps) counted from the episode's
+        first command, or max_wall_s."""
         end, success_at = time.monotonic() + max_wall_s, None
         while True:
             self.nodes.check_alive()
@@ -90,7 +91,9 @@ class SimSession:
                 success_at = None
             settled = success_at is not None and status["step"] - success_at >= settle_steps
             limit = min(status["horizon"], max_steps or status["horizon"])
-            if settled or status["step"] >= limit or time.monotonic() > end:
+            steps = status["step"] - (status.get("first_command_step") or 0)
+            if (settled or steps >= limit or status["outcome"] in stop_outcomes
+                    or time.monotonic() > end):
                 return status
             self.ros.spin_for(poll_s)
 

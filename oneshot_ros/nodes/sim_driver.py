@@ -16,7 +16,13 @@ Every control period: apply that setpoint and the finger gap (held when commands
 one control step of physics, publish /block_poses then /joint_states (positions, and
 velocities as the mean over the last control period; /clock when not real time). Services:
 ~/reset (task and seed from the parameters), ~/status (JSON: step, success, outcome,
-n_placed), ~/save_video (writes the frames kept since the last save to video_path).
+n_placed, and the command timing below), ~/save_video (writes the frames kept since the last
+save to video_path).
+
+Command timing, from the first command after a reset (a controller that does not keep up with
+the simulator shows here, not as a worse policy): `commanded_periods` had a fresh arm or
+gripper command, `missed_periods` had none, `late_commands` arm commands stamped for an earlier
+period than the one that picked them up (answering an older state; refused when already due).
 """
 
 import json
@@ -79,7 +85,8 @@ class SimDriver(Node):
         declare(self, "gui", False, "unsupported here (DIRECT only); kept for launch files")
         self.sim_time_s, self.frames = 0.0, []
         self.timed_out = False
-        self.gripper = GapInput(self, self.env.config.open_gap_m)  # held when commands stop
+        self.gripper = GapInput(self, self.env.config.open_gap_m,  # held when commands stop
+                                on_gap=lambda gap: self._command_arrived())
         self._reset()
         self.joint_pub = self.create_publisher(JointState, conv.JOINT_STATES_TOPIC, QOS_DEPTH)
         self.block_pub = self.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, QOS_DEPTH)
@@ -100,6 +107,7 @@ class SimDriver(Node):
         self.previous_positions = None  # the first state after a reset reports velocity 0
         # hold the pose the episode starts in (StackingEnv's home pose) until commands arrive
         arm_target, self.gripper.gap_m = self.env.joint_targets()
+        self.timing = CommandTiming()
         limits = [JOINT_LIMITS[name] for name in ARM_JOINTS]
         self.arm = trajectory.TrajectoryFollower(
             arm_target, self.period_s, [min(self.max_velocity, lim.velocity) for lim in limits],
@@ -110,15 +118,21 @@ class SimDriver(Node):
     def on_arm(self, msg: JointTrajectory) -> None:
         try:
             positions, times = conv.trajectory_points(msg)  # (P, 7), (P,)
-            start = conv.stamp_s(msg.header.stamp)
-            self.arm.receive(trajectory.Trajectory(times, positions, start or None),
-                             self.time_s)
+            start = conv.stamp_s(msg.header.stamp) or None
+            self.arm.receive(trajectory.Trajectory(times, positions, start), self.time_s)
         except (conv.MessageError, trajectory.TrajectoryError) as err:
             self.get_logger().warning(f"arm command rejected: {err}", throttle_duration_sec=2)
             return
         self.last_command_s, self.timed_out = self.time_s, False
+        self._command_arrived()
+        if start is not None and start < self.time_s - 0.5 * self.period_s:
+            self.timing.late += 1  # computed from a state older than this period's start
+
+    def _command_arrived(self) -> None:
+        self.timing.arrived(self.env.n_steps)
 
     def tick(self) -> None:
+        self.timing.tick()
         q_arm = self.env.scene.arm.arm_positions()  # (7,) measured, ARM_JOINTS order
         setpoint = self.arm.update(self.time_s, q_arm)  # sampled at the end of this period
         self.env.command_joints(setpoint, self.gripper.gap_m)
@@ -126,7 +140,8 @@ class SimDriver(Node):
         self.sim_time_s += self.period_s
         stamp = self.stamps.stamp(self.sim_time_s)  # also publishes /clock off wall time
         self.time_s = conv.stamp_s(stamp)
-        positions, quats = self.env.scene.block_poses()  # (B, 3), (B, 4)
+        quats = self.env.scene.block_poses()[1]  # (B, 4)
+        positions = self.env.perceived_block_positions()  # (B, 3) with perception's noise
         self.block_pub.publish(conv.pose_array(positions, stamp, quats=quats))
         positions = self.env.joint_positions()
         self.joint_pub.publish(conv.joint_state(positions, stamp, self._velocities(positions)))
@@ -154,8 +169,10 @@ class SimDriver(Node):
     def _status(self) -> dict:
         env = self.env
         return {"task": env.task.string, "seed": env.seed, "step": env.n_steps,
-                "horizon": env.horizon, "success": env.is_success(), "outcome": env.outcome(),
-                "n_placed": env.n_placed(), "stages": env.task.n_stages}
+                "horizon": env.horizon, "control_hz": env.config.control_hz,
+                "success": env.is_success(), "outcome": env.outcome(),
+                "n_placed": env.n_placed(), "stages": env.task.n_stages,
+                **self.timing.as_dict()}
 
     def on_status(self, request, response):
         return reply(response, True, json.dumps(self._status()))
@@ -166,6 +183,32 @@ class SimDriver(Node):
         fps = 1.0 / (self.period_s * self.video_every)
         path, self.frames = write_video(self.frames, self.video_path, fps=fps), []
         return reply(response, True, str(path))
+
+
+class CommandTiming:
+    """Per control period since the first command of an episode: was a fresh command there?"""
+
+    def __init__(self):
+        self.first_step: int | None = None  # env step at which the first command arrived
+        self.commanded = self.missed = self.late = 0
+        self._fresh = False  # a command arrived since the last tick
+
+    def arrived(self, step: int) -> None:
+        if self.first_step is None:
+            self.first_step = step
+        self._fresh = True
+
+    def tick(self) -> None:
+        if self.first_step is not None:
+            if self._fresh:
+                self.commanded += 1
+            else:
+                self.missed += 1
+        self._fresh = False
+
+    def as_dict(self) -> dict:
+        return {"first_command_step": self.first_step, "commanded_periods": self.commanded,
+                "missed_periods": self.missed, "late_commands": self.late}
 
 
 def main(args=None):

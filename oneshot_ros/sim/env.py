@@ -9,6 +9,11 @@ A control step: FK of the measured joints (Pinocchio) + clipped displacement -> 
 the workspace -> top-down IK seeded at the measured joints -> PyBullet position control for
 physics_hz / control_hz physics steps. The same displacement -> joint-target path runs in the ROS
 imitator, so sim and real arm see identical commands.
+
+A real arm's controller (latency, tracking lag, velocity limit: sim/actuation.py) and perception
+(block-pose noise and dropped frames: sim/perception.py) are WorldConfig settings, off by
+default; with them on, the policy observes the perceived blocks, and get_state() snapshots leave
+out the commands in flight.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from oneshot_ros import control, layout, success
 from oneshot_ros.config import from_dict
 from oneshot_ros.kinematics import FetchKinematics
 from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, HOME_ARM, TORSO_JOINT
+from oneshot_ros.sim.actuation import Actuation
+from oneshot_ros.sim.perception import Perception
 from oneshot_ros.sim.quiet import pybullet
 from oneshot_ros.sim.scene import Scene
 from oneshot_ros.tasks import Task, parse_task
@@ -50,6 +57,8 @@ class StackingEnv:
         self.scene = Scene(self.config)
         self.kin = FetchKinematics()
         self.actions = self.config.action_layout
+        self.actuation = Actuation(self.config)
+        self.perception = Perception(self.config)
         self.task: Task | None = None
         self.seed = 0
         self.n_steps = 0
@@ -70,6 +79,8 @@ class StackingEnv:
         for _ in range(int(self.config.settle_s * self.config.physics_hz)):
             self.scene.client.stepSimulation()
         self.refresh()
+        self.actuation.reset(self._arm_target, self._gap_target)
+        self.perception.reset(self.seed, self.block_positions())
         return self.observation()
 
     @property
@@ -107,21 +118,35 @@ class StackingEnv:
 
     def advance(self):
         """Run one control period of physics with the current joint targets."""
-        self.scene.arm.command(self._arm_target, self._gap_target)
-        step = self.scene.client.stepSimulation
-        for _ in range(self.config.substeps):
-            step()
+        step, arm = self.scene.client.stepSimulation, self.scene.arm
+        if not self.actuation.active:
+            arm.command(self._arm_target, self._gap_target)
+            for _ in range(self.config.substeps):
+                step()
+        else:  # a real arm's controller: the setpoint changes every physics step
+            self.actuation.command(self._arm_target, self._gap_target)
+            for _ in range(self.config.substeps):
+                arm.command(*self.actuation.substep())
+                step()
         self.refresh()
+        self.perception.update(self.block_positions())
         self.n_steps += 1
 
     # --- reading the world ----------------------------------------------------------------------
     def observation(self) -> np.ndarray:
         self._require_task()
         return control.observe(self.kin, self._arm_q(), self._torso(), self.gripper_state(),
-                               self.block_positions(), gripper=self.gripper_position())
+                               self.perceived_block_positions(),
+                               gripper=self.gripper_position())
 
     def block_positions(self) -> np.ndarray:
         return self._block_poses()[0].copy()
+
+    def perceived_block_positions(self) -> np.ndarray:
+        """(B, 3) what perception reports (the truth unless block_pose_noise_m/dropout)."""
+        if not self.perception.active:
+            return self.block_positions()
+        return self.perception.observed.copy()
 
     def gripper_position(self) -> np.ndarray:
         return self._read("gripper", lambda: self.kin.fk(self._arm_q(), self._torso())[0]).copy()
@@ -211,6 +236,8 @@ class StackingEnv:
         self._arm_target, self._gap_target = state.arm_target.copy(), state.gap_target
         self.scene.arm.command(self._arm_target, self._gap_target)
         self.refresh()
+        self.actuation.reset(self._arm_target, self._gap_target)
+        self.perception.reset(state.seed + state.step, self.block_positions())
 
     def render(self, width: int | None = None, height: int | None = None) -> np.ndarray:
         """(H, W, 3) uint8 RGB from the CPU (TinyRenderer) camera, looking at the table."""

@@ -1,0 +1,129 @@
+"""Episodes closed through the real nodes, for `oneshot-ros eval --ros`.
+
+    with RosEpisodes(work_dir, model_dir, time_scale=1.0) as ros:
+        result = ros.run("ab cd", seed, demo_file, max_steps=None)
+        # {"success", "outcome", "steps", "horizon", "n_placed", "commanded_periods",
+        #  "missed_periods", "late_commands", "valid", "wall_s"}
+
+sim_driver and imitator run as processes over DDS on a private ROS_DOMAIN_ID for the whole
+run; each episode re-conditions the imitator through its parameters (demo_file, seed: the
+temporal-dropout seed, as rollout.policy_episode seeds it), resets the driver over ~/reset,
+activates the imitator and is judged from the driver's ~/status once success has held
+SETTLE_STEPS, a block fell off the table, or the horizon (max_steps) counted from the first
+command ran out. An episode in which the imitator missed a control period or answered late is
+`valid: False`: its result reflects the machine's speed, not the policy.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+from std_srvs.srv import SetBool
+
+from oneshot_ros.episode import MANIPULATION
+from oneshot_ros.episode_loop import SETTLE_STEPS
+from oneshot_ros.errors import InputError
+from oneshot_ros.nodes.session import SimSession
+
+IMITATOR, SIM = "imitator", "sim_driver"
+POLL_S = 0.05  # status polls: the horizon and the settling are judged within ~1 step
+LOAD_TIMEOUT_S = 120.0  # the imitator loads the model and the demo (longer on a busy machine)
+
+
+class RosEpisodes:
+    def __init__(self, work_dir: str | Path, model_dir: str | Path, time_scale: float = 1.0,
+                 ensemble: int | None = None, world_config: dict | None = None,
+                 imitator_params: dict | None = None):
+        if not time_scale > 0:
+            raise InputError(f"time_scale={time_scale}: use a positive speed, e.g. 1.0")
+        self.work = Path(work_dir)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.model_dir, self.time_scale = str(Path(model_dir).resolve()), time_scale
+        self.ensemble, self.world_config = ensemble, dict(world_config or {})
+        self.imitator_params = dict(imitator_params or {})  # overrides of config/imitator.yaml
+        self.session: SimSession | None = None
+
+    def __enter__(self) -> RosEpisodes:
+        self.session = SimSession(self.work / "logs")
+        try:
+            self._start(self.session)
+        except BaseException:
+            self.session.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.session.close()
+
+    def _start(self, session: SimSession) -> None:
+        world = self._world_file()
+        session.start(SIM, {"real_time": False, "time_scale": self.time_scale,
+                            "world_config": world})
+        session.start(IMITATOR, {"model": self.model_dir, "ensemble": self.ensemble or 0,
+                                 "active": False, "world_config": world,
+                                 **self.imitator_params})
+        try:
+            session.wait_for_service(f"/{SIM}/status")
+            session.wait_for_service(f"/{IMITATOR}/activate", SetBool)
+        except RuntimeError as err:  # a node exited: bad parameters, most likely
+            last = str(err).strip().splitlines()[-1]
+            raise InputError(f"a node did not start: {last} (logs: {session.nodes.log_dir})"
+                             ) from None
+
+    def _world_file(self) -> str:
+        """The checkpoint's world config as a YAML file both nodes read ('' = defaults)."""
+        if not self.world_config:
+            return ""
+        path = self.work / "world.yaml"
+        path.write_text(yaml.safe_dump(self.world_config))
+        return str(path)
+
+    def run(self, task: str, seed: int, demo_file: Path, max_steps: int | None = None) -> dict:
+        """One episode of `task` from layout `seed`, conditioned on demo 0 of demo_file."""
+        session = self.session
+        self._condition(demo_file, seed)
+        start = time.perf_counter()
+        session.reset(seed, task)
+        session.wait_steps(2)
+        ok, message = session.ros.set_bool(f"/{IMITATOR}/activate", True)
+        if not ok:
+            raise RuntimeError(f"the imitator refused to activate: {message}")
+        status = self._until_done(max_steps)
+        session.ros.set_bool(f"/{IMITATOR}/activate", False)
+        return {**result_of(status), "wall_s": round(time.perf_counter() - start, 3)}
+
+    def _condition(self, demo_file: Path, seed: int) -> None:
+        """Point the imitator at the demo and wait until it has loaded it (a new file name
+        per episode: the log line names exactly this load)."""
+        session = self.session
+        session.ros.set_bool(f"/{IMITATOR}/activate", False)
+        session.ros.set_params(IMITATOR, {"demo_file": str(demo_file), "demo_index": 0,
+                                          "seed": seed})
+        loaded = f"conditioned on {demo_file} demo 0"
+        session.wait_until(lambda: loaded in session.nodes.log(IMITATOR), LOAD_TIMEOUT_S,
+                           f"the imitator to load {demo_file}")
+
+    def _until_done(self, max_steps: int | None) -> dict:
+        session = self.session
+        first = session.wait_until(self._first_command, 60, "the imitator's first command")
+        limit = first["horizon"] if max_steps is None else max_steps
+        wall_limit = 120 + 3 * limit / first["control_hz"] / self.time_scale
+        return session.run_until_done(max_wall_s=wall_limit, settle_steps=SETTLE_STEPS,
+                                      poll_s=POLL_S, max_steps=limit,
+                                      stop_outcomes=(MANIPULATION,))
+
+    def _first_command(self) -> dict | None:
+        status = self.session.status()
+        return status if status["first_command_step"] is not None else None
+
+
+def result_of(status: dict) -> dict:
+    """An episode's result from the driver's final ~/status."""
+    timing = {k: status[k] for k in ("commanded_periods", "missed_periods", "late_commands")}
+    valid = timing["missed_periods"] == 0 and timing["late_commands"] == 0
+    return {"success": status["outcome"] == "success", "outcome": status["outcome"],
+            "steps": status["step"] - status["first_command_step"],
+            "horizon": status["horizon"], "n_placed": status["n_placed"], **timing,
+            "valid": valid}
