@@ -2,7 +2,8 @@
 
     value = declare(node, "control_rate_hz", 20.0, "Hz, one command per control step")
     state = RobotStateInput(node, stale_timeout_s, on_joint_state=callback)
-    commands = CommandOutput(node, control_period_s, max_joint_velocity_rad_s, periods)
+    commands = declare_command_output(node, control_period_s)  # CommandOutput from parameters
+    commands.send(command, q_measured, state.stamp)
     teleop = TeleopInput(node, "/cmd_vel", stamped, control_period_s, max_step_m, stale_s)
 
 Each class turns messages into checked numpy with `conversions` and logs a rejected message
