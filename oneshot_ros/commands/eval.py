@@ -21,8 +21,9 @@ episode layout (the "Demo" bar) unless --no-demo-baseline. Writes into --out:
 --ros: the same units, seeds and demonstrations, each episode closed through the sim_driver and
 imitator nodes over DDS (one episode at a time; --workers does not apply). Every record carries
 the driver's command timing; an episode in which the imitator missed a control period or
-answered late is set aside in rejected.jsonl (not counted), and the run exits 1 saying so:
-rerun the same command at a lower --time-scale to redo just those.
+answered late is set aside in rejected.jsonl (not counted), and the run exits 2 saying so:
+rerun the same command (at a lower --time-scale) to redo just those. Node logs stay in a
+temporary directory (oneshot-ros-eval-*).
 """
 
 from __future__ import annotations
@@ -118,7 +119,8 @@ def run(args) -> int:
         if result.attention is not None:
             _attention_figure(result.attention, Path(args.out))
     if rejected:
-        raise InputError(f"{len(rejected)} episodes missed control periods at --time-scale "
+        raise InputError(f"{len(rejected)} episodes missed control periods (or answered late) "
+                         f"at --time-scale "
                          f"{args.time_scale} (set aside in {Path(args.out) / REJECTED_FILE}): "
                          "rerun the same command with a lower --time-scale to redo them")
     units = [(u.task, u.index) for u in runner.units()]
