@@ -17,12 +17,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from oneshot_ros import rollout
 from oneshot_ros.data.storage import DemoWriter
-from oneshot_ros.evaluate.metrics import NO_DEMO, split_of
-from oneshot_ros.evaluate.runner import EnvRunner, EpisodeResult, EvalUnit
+from oneshot_ros.evaluate.runner import (
+    EnvRunner,
+    EpisodeResult,
+    EvalUnit,
+    demo_baseline,
+    unit_start,
+)
 from oneshot_ros.sim.env import make_env
-from oneshot_ros.tasks import parse_task
 
 
 def ros_episodes(runner: EnvRunner, model_dir: str | Path, time_scale: float,
@@ -55,22 +58,12 @@ def ros_episodes(runner: EnvRunner, model_dir: str | Path, time_scale: float,
 
 
 def _episode(ros, env, unit: EvalUnit, demo_path: Path, cfg) -> EpisodeResult:
-    task = parse_task(unit.task)
-    record = {"task": unit.task, "stages": task.n_stages, "blocks": task.n_blocks,
-              "split": split_of(unit.task), "index": unit.index, "seed": unit.seed}
-    try:
-        demo = rollout.conditioning_demo(env, unit.task, unit.demo_seeds(cfg.demo_attempts),
-                                         cfg.demo_noise, cfg.demo_style)
-    except rollout.NoDemonstration:
-        record.update(demo_seed=None, success=None, outcome=NO_DEMO, steps=0, n_placed=0,
-                      valid=True)
-        return EpisodeResult(record)
-    record["demo_seed"], record["demo_length"] = demo.seed, demo.length
+    record, demo = unit_start(env, unit, cfg)
+    if demo is None:
+        return EpisodeResult({**record, "valid": True})
     # a new file per episode: never busy, and the imitator's log line names this load
     with DemoWriter(demo_path, dataclasses.asdict(env.config)) as writer:
         writer.append(demo)
     record.update(ros.run(unit.task, unit.seed, demo_path, cfg.max_steps))
-    if cfg.demo_baseline:
-        baseline = rollout.demonstrator_episode(env, unit.task, unit.seed, cfg.demo_noise)
-        record.update({f"demo_{k}": baseline[k] for k in ("success", "outcome", "steps")})
+    record.update(demo_baseline(env, unit, cfg))
     return EpisodeResult(record)

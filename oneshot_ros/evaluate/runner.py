@@ -200,17 +200,10 @@ class _Worker:
         torch.set_num_threads(self._threads)
 
     def __call__(self, unit: EvalUnit) -> EpisodeResult:
-        cfg, task = self.config, parse_task(unit.task)
-        record = {"task": unit.task, "stages": task.n_stages, "blocks": task.n_blocks,
-                  "split": split_of(unit.task), "index": unit.index, "seed": unit.seed}
-        try:
-            demo = rollout.conditioning_demo(self.env, unit.task,
-                                             unit.demo_seeds(cfg.demo_attempts), cfg.demo_noise,
-                                             cfg.demo_style)
-        except rollout.NoDemonstration:
-            record.update(demo_seed=None, success=None, outcome=NO_DEMO, steps=0, n_placed=0)
+        cfg = self.config
+        record, demo = unit_start(self.env, unit, cfg)
+        if demo is None:
             return EpisodeResult(record)
-        record["demo_seed"], record["demo_length"] = demo.seed, demo.length
         trace = self._trace(unit, demo)
         frames = (_Frames(demo, cfg.world_config)
                   if unit.index == 0 and unit.task_position < cfg.videos else None)
@@ -219,16 +212,37 @@ class _Worker:
                                              demo, cfg.max_steps, hook))
         if frames is not None:
             record["video"] = frames.write(Path(cfg.out_dir), unit)
-        if cfg.demo_baseline:
-            baseline = rollout.demonstrator_episode(self.env, unit.task, unit.seed,
-                                                    cfg.demo_noise)
-            record.update({f"demo_{k}": baseline[k] for k in ("success", "outcome", "steps")})
+        record.update(demo_baseline(self.env, unit, cfg))
         return EpisodeResult(record, trace)
 
     def _trace(self, unit: EvalUnit, demo) -> AttentionTrace | None:
         if unit.index != 0 or unit.task_position >= self.config.attention:
             return None
         return AttentionTrace(unit.task, unit.seed, list(demo.stage_ends), demo.length)
+
+
+def unit_start(env, unit: EvalUnit, cfg: EvalConfig) -> tuple[dict, object]:
+    """(the unit's record so far, its conditioning demonstration); the demo is None, and the
+    record complete, when the demonstrator failed on every demo seed (NO_DEMO)."""
+    task = parse_task(unit.task)
+    record = {"task": unit.task, "stages": task.n_stages, "blocks": task.n_blocks,
+              "split": split_of(unit.task), "index": unit.index, "seed": unit.seed}
+    try:
+        demo = rollout.conditioning_demo(env, unit.task, unit.demo_seeds(cfg.demo_attempts),
+                                         cfg.demo_noise, cfg.demo_style)
+    except rollout.NoDemonstration:
+        record.update(demo_seed=None, success=None, outcome=NO_DEMO, steps=0, n_placed=0)
+        return record, None
+    record["demo_seed"], record["demo_length"] = demo.seed, demo.length
+    return record, demo
+
+
+def demo_baseline(env, unit: EvalUnit, cfg: EvalConfig) -> dict:
+    """The scripted demonstrator on the episode's layout (the "Demo" bar), if configured."""
+    if not cfg.demo_baseline:
+        return {}
+    baseline = rollout.demonstrator_episode(env, unit.task, unit.seed, cfg.demo_noise)
+    return {f"demo_{k}": baseline[k] for k in ("success", "outcome", "steps")}
 
 
 class _Frames:
