@@ -9,7 +9,7 @@ speed, re-chosen every few seconds), a velocity held for several ticks before it
 (key repeat), pauses to look, and the gripper as a key press made after stopping. Only the
 timing changes: the expert still decides where to go from the current scene, so the demo
 succeeds as the scripted one does, 2-3x longer. What the policy is conditioned on then differs
-in the ways issue 19 measured (a 1,638-step human demo against a 647-step scripted one).
+as a person's demo through the demo recorder does (1,638 steps against a scripted 647, measured).
 """
 
 from __future__ import annotations

@@ -63,7 +63,7 @@ def test_user_errors_are_one_line_but_a_bug_keeps_its_traceback(capsys):
         cli.call("demo", lambda: int("a bug, not the user's input"))
 
 
-# --- item 4: values that used to mean something else, or nothing -----------------------------
+# --- values that used to mean something else, or nothing -----------------------------
 def test_train_iterations_zero_is_refused_not_the_default(capsys, tmp_path):
     _argparse_error(capsys, ["train", "--config", TINY, "--data", tmp_path / "none.h5",
                              "--out", tmp_path / "model", "--iterations", "0"],
@@ -84,7 +84,7 @@ def test_info_refuses_a_corrupt_demo_count(capsys, tmp_path):
     _one_line_error(capsys, ["info", path], "n_demos=0 but demo_0 lies beyond")
 
 
-# --- item 5: a repeated --task is several tasks, or refused ----------------------------------
+# --- a repeated --task is several tasks, or refused ----------------------------------
 def test_repeated_task_is_kept_or_refused(capsys, tmp_path):
     parser = cli.build_parser()
     for command in ("collect", "eval"):
@@ -98,7 +98,7 @@ def test_repeated_task_is_kept_or_refused(capsys, tmp_path):
                              "--out", tmp_path / "ev"], "given twice")
 
 
-# --- item 2 and 6: damaged files -------------------------------------------------------------
+# --- damaged files -------------------------------------------------------------
 def test_train_refuses_a_dataset_with_one_nan(capsys, tmp_path):
     def nan_in_demo_4(h5):
         obs = h5["data/demo_4/obs"][()]
@@ -147,7 +147,7 @@ def test_eval_empty_task(capsys, tmp_path):
                     "empty task string")
 
 
-# --- item 6: outputs that cannot be written ---------------------------------------------------
+# --- outputs that cannot be written ---------------------------------------------------
 def test_out_under_a_regular_file(capsys, tmp_path, tiny_model):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file, not a folder")
