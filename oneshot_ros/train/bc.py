@@ -63,6 +63,9 @@ class TrainConfig:
     rollout_episodes: int = 2  # greedy episodes per task (fresh demo + unseen layout each)
     compile_scores: bool = False  # fused attention scores via torch.compile (~2.5x on CPU)
     init_from: str = ""  # start from this checkpoint's weights (fine-tuning, fresh optimizer)
+    # fraction of conditioning demos re-timed as a person paces them (data.retime); validation
+    # keeps the scripted timing so its curve stays comparable
+    demo_retime: float = 0.0
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self):
@@ -75,6 +78,8 @@ class TrainConfig:
                              f"({self.max_stages or 'no limit'})")
         if not 0.0 <= self.val_fraction < 1.0:
             raise ValueError(f"val_fraction={self.val_fraction}: use a value in [0, 1)")
+        if not 0.0 <= self.demo_retime <= 1.0:
+            raise ValueError(f"demo_retime={self.demo_retime}: use a fraction in [0, 1]")
 
 
 class TaskSampler:
@@ -117,7 +122,8 @@ def load_datasets(data: DataPaths, cfg: TrainConfig):
         val_idx = [i for i in val_idx if reader.meta(i)["task"] in keep]
     stage_ends = cfg.policy.variant == "snapshot"
     train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=cfg.pairs_per_task,
-                                          seed=cfg.seed, with_stage_ends=stage_ends)
+                                          seed=cfg.seed, with_stage_ends=stage_ends,
+                                          retime_probability=cfg.demo_retime)
     val = None
     if val_idx:
         val = PairedDemoDataset.from_reader(reader, val_idx, pairs_per_task=cfg.pairs_per_task,
