@@ -63,6 +63,9 @@ def load_yaml(cls, path: str | Path | None):
         data = yaml.safe_load(path.read_text()) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {path} not found") from None
+    except UnicodeDecodeError:  # e.g. an image or HDF5 file passed as --config
+        raise ConfigError(f"{path}: not a text YAML file (it holds binary data); pass a .yaml "
+                          "config") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(data, dict):

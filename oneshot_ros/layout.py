@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from oneshot_ros.errors import InputError
 from oneshot_ros.world_config import WorldConfig
 
 PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (docs/robot.md)
@@ -16,6 +17,11 @@ DRAWS_PER_START = 20_000  # candidate positions per start
 # (continuous tracking from HOME_ARM, torso up; measured in 1 cm steps), minus a 2 cm margin.
 _REACH_R_M = (0.40, 0.50, 0.55, 0.60, 0.65, 0.70, 0.75)
 _REACH_Z_M = (1.35, 1.33, 1.31, 1.28, 1.23, 1.18, 1.08)
+
+
+class LayoutError(InputError, RuntimeError):
+    """The world's spawn settings leave no room for the task's blocks (the user's config).
+    Still a RuntimeError, which this was before it was the user's error."""
 
 
 def sample_start(config: WorldConfig, n_blocks: int, rng: np.random.Generator) -> np.ndarray:
@@ -31,8 +37,21 @@ def sample_start(config: WorldConfig, n_blocks: int, rng: np.random.Generator) -
         placed = _place_in_turn(config, n_blocks, rng)
         if placed is not None:
             return placed
-    raise RuntimeError(f"could not place {n_blocks} blocks in {RESTARTS} tries; widen "
-                       "spawn_radius_m/spawn_bearing_rad or lower spawn_min_distance_m")
+    raise LayoutError(_no_room_message(config, n_blocks))
+
+
+def _no_room_message(config: WorldConfig, n_blocks: int) -> str:
+    r0, r1 = config.spawn_radius_m
+    return (f"could not place {n_blocks} blocks in {RESTARTS} tries: the world config's "
+            f"spawn_min_distance_m={config.spawn_min_distance_m} leaves no room in "
+            f"spawn_radius_m=[{r0}, {r1}], spawn_bearing_rad={config.spawn_bearing_rad}; widen "
+            "spawn_radius_m or spawn_bearing_rad, or lower spawn_min_distance_m")
+
+
+def check_room(config: WorldConfig, n_blocks: int) -> None:
+    """Raise LayoutError now if `config` cannot place `n_blocks` (one trial layout), before a
+    command creates files that would then hold no demonstrations under the wrong config."""
+    sample_start(config, n_blocks, np.random.default_rng(0))
 
 
 def _place_in_turn(config: WorldConfig, n_blocks: int, rng: np.random.Generator

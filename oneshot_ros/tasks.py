@@ -228,8 +228,13 @@ def format_task_list(tasks, header: str = "") -> str:
 
 def load_task_list(path) -> list[Task]:
     """Read a task file (one task per line; blank lines and '#' comments ignored)."""
+    try:
+        text = Path(path).read_text()
+    except UnicodeDecodeError:  # e.g. an image passed as --tasks
+        raise TaskError(f"{path}: not a text task list (it holds binary data); pass a file "
+                        "with one task per line, e.g. config/tasks/test.txt") from None
     tasks = []
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if line:
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 
 from oneshot_ros.robot import TORSO_UP_M, ActionLayout
@@ -57,6 +58,7 @@ class WorldConfig:
     block_pose_dropout: float = 0.0  # chance that a step reports the previous poses again
 
     def __post_init__(self):
+        _check_bounds(self)  # first: the checks below divide by control_hz and compare sizes
         ActionLayout(self.max_step_m)  # validates the clip
         if self.physics_hz % self.control_hz:
             raise ValueError(
@@ -64,6 +66,10 @@ class WorldConfig:
             )
         if not 0.05 < self.open_gap_m <= 0.1:
             raise ValueError(f"open_gap_m={self.open_gap_m}: use (0.05, 0.1] to clear a 5 cm cube")
+        if not self.block_size_m < self.open_gap_m:
+            raise ValueError(f"block_size_m={self.block_size_m}: use a value in (0, "
+                             f"{self.open_gap_m}) m, below open_gap_m, so the open fingers "
+                             "clear the block")
         if not 0.0 <= self.solver_residual_threshold <= 1e-3:
             raise ValueError(f"solver_residual_threshold={self.solver_residual_threshold}: use "
                              "0..1e-3 (m/s)^2; 1e-4 (default) is measured stable")
@@ -75,8 +81,8 @@ class WorldConfig:
                              "[0, 1)")
         for name in ("tracking_time_constant_s", "actuation_max_velocity_rad_s",
                      "block_pose_noise_m"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name}={getattr(self, name)}: use 0 (off) or more")
+            if not 0 <= getattr(self, name) < math.inf:  # also refuses NaN and inf
+                raise ValueError(f"{name}={getattr(self, name)}: use 0 (off) or more (finite)")
         if self.solver_iterations < 20:
             raise ValueError("solver_iterations < 20 collapses tall towers; use 50 (default)")
 
@@ -90,6 +96,75 @@ class WorldConfig:
 
     def horizon(self, n_stages: int) -> int:
         return self.horizon_base_steps + self.horizon_per_stage_steps * n_stages
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The values a field may take: low..high, each end open or closed (inf is always open)."""
+
+    low: float
+    high: float = math.inf
+    low_open: bool = True
+    high_open: bool = False
+
+    def __contains__(self, value) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below and math.isfinite(value)
+
+    def __str__(self) -> str:
+        low = f"{'(' if self.low_open else '['}{self.low:g}"
+        if self.high == math.inf:
+            return f"{low}, inf)"
+        return f"{low}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+POSITIVE = Interval(0.0)
+NON_NEGATIVE = Interval(0.0, low_open=False)
+AT_LEAST_ONE = Interval(1, low_open=False)
+RENDER_PIXELS = Interval(16, 4096, low_open=False)  # a camera image a video encoder takes
+
+# Fields without a dedicated check in __post_init__: the interval each must lie in (finite).
+# 0 is no size, mass, friction, force or rate: the sim would divide by it or run without physics.
+FIELD_BOUNDS = {
+    "control_hz": POSITIVE, "physics_hz": POSITIVE,
+    "table_height_m": POSITIVE,
+    "torso_m": Interval(0.0, TORSO_UP_M, low_open=False),  # torso_lift_joint's travel
+    "block_size_m": POSITIVE, "block_mass_kg": POSITIVE,
+    "block_friction": POSITIVE, "finger_friction": POSITIVE, "finger_force_n": POSITIVE,
+    "spawn_bearing_rad": Interval(0.0, math.pi),
+    "spawn_min_distance_m": POSITIVE,
+    "horizon_base_steps": AT_LEAST_ONE, "horizon_per_stage_steps": AT_LEAST_ONE,
+    "place_tolerance_xy_m": POSITIVE, "place_tolerance_z_m": POSITIVE,
+    "settle_s": NON_NEGATIVE,
+    "render_width": RENDER_PIXELS, "render_height": RENDER_PIXELS,
+}
+# (low, high) fields -> the least value low may take (None: any finite value)
+PAIR_FIELDS = {"table_x_m": None, "table_y_m": None, "spawn_radius_m": 0.0}
+
+
+def _check_bounds(config: WorldConfig) -> None:
+    for name, interval in FIELD_BOUNDS.items():
+        _check_in(name, getattr(config, name), interval)
+    for name, least_low in PAIR_FIELDS.items():
+        _check_pair(name, getattr(config, name), least_low)
+
+
+def _check_in(name: str, value, interval: Interval) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in interval:
+        raise ValueError(f"{name}={value!r}: use a finite value in {interval}")
+
+
+def _check_pair(name: str, value, least_low: float | None) -> None:
+    """A (low, high) range: two finite numbers, low < high (an empty range places nothing)."""
+    numbers = (isinstance(value, (tuple, list)) and len(value) == 2
+               and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in value))
+    bound = "" if least_low is None else f" and low >= {least_low:g}"
+    if not (numbers and value[0] < value[1]
+            and (least_low is None or value[0] >= least_low)):
+        raise ValueError(f"{name}={list(value) if isinstance(value, tuple) else value!r}: use "
+                         f"[low, high], two finite numbers with low < high{bound}")
 
 
 def default_world_config() -> dict:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from pathlib import Path
 
 from oneshot_ros.errors import InputError
@@ -26,6 +27,25 @@ def non_negative_int(text: str) -> int:
     value = _int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"{value}: use 0 or more")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, 0 or more (numpy's generators refuse negative seeds)."""
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: a seed is 0 or more")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (a rate or scale: 0, nan and inf stop the clock)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < float("inf"):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text}: use a finite number > 0")
     return value
 
 
@@ -100,3 +120,15 @@ def _check_parents(flag: str, path: Path) -> None:
         raise InputError(f"{flag} {path}: {ancestor} is a file, not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {path}: cannot write into {ancestor} (permission denied)")
+    _probe_write(flag, path, ancestor)
+
+
+def _probe_write(flag: str, path: Path, directory: Path) -> None:
+    """Create (and drop) a scratch file in `directory`: os.access trusts permission bits, so
+    root passes it for /proc and other file systems that refuse new files."""
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as err:
+        raise InputError(f"{flag} {path}: cannot create a file in {directory} "
+                         f"({err.strerror or err})") from None

@@ -57,7 +57,8 @@ def run(args) -> int:
     from oneshot_ros.collect import collect, parse_shard
     from oneshot_ros.config import load_yaml
     from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
-    from oneshot_ros.tasks import load_task_list
+    from oneshot_ros.layout import check_room
+    from oneshot_ros.tasks import load_task_list, parse_task
     from oneshot_ros.world_config import WorldConfig
 
     tasks = [str(t) for t in load_task_list(args.tasks)] if args.tasks else args.task
@@ -68,6 +69,7 @@ def run(args) -> int:
     world = dataclasses.asdict(world_config)
     noise = DEFAULT_NOISE_STD_M if args.noise is None else args.noise
     check_noise("--noise", noise, world_config.max_step_m)
+    check_room(world_config, max(parse_task(t).n_blocks for t in tasks))  # before --out exists
     out = _output_path(args.out, shard)
     from oneshot_ros.collect import EnvProducer
 

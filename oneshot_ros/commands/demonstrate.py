@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 
-from oneshot_ros.commands._args import Once, check_noise, check_video_path, positive_int
+from oneshot_ros.commands._args import Once, check_noise, check_video_path, positive_int, seed_int
 from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
 
 
@@ -20,7 +20,7 @@ def add_arguments(parser):
     parser.add_argument("--task", required=True, action=Once,
                         help='task string, e.g. "ab cd"')
     parser.add_argument("--episodes", type=positive_int, default=1)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")
     parser.add_argument("--noise", type=float, default=DEFAULT_NOISE_STD_M,
                         help="action noise std, m per step (default %(default)s)")
     parser.add_argument("--video", help="write the first episode to this .mp4 or .gif")
@@ -33,6 +33,7 @@ def run(args) -> int:
 
     from oneshot_ros.config import load_yaml
     from oneshot_ros.demonstrator import run_episode
+    from oneshot_ros.layout import check_room
     from oneshot_ros.sim.env import StackingEnv
     from oneshot_ros.tasks import parse_task
     from oneshot_ros.video import FrameRecorder, write_video
@@ -43,6 +44,7 @@ def run(args) -> int:
         check_video_path("--video", args.video)
     world = load_yaml(WorldConfig, args.config)
     check_noise("--noise", args.noise, world.max_step_m)
+    check_room(world, task.n_blocks)  # an error now, not under a progress bar
     env = StackingEnv(world)
     start, results = time.perf_counter(), []
     for k in tqdm(range(args.episodes), desc=f"demonstrate {task}", unit="ep",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 
-from oneshot_ros.commands._args import positive_int
+from oneshot_ros.commands._args import positive_int, seed_int
 from oneshot_ros.errors import InputError
 from oneshot_ros.particle import VARIANTS
 
@@ -26,7 +26,7 @@ def add_arguments(parser):
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--episodes", type=positive_int, default=100,
                         help="test episodes per count")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -10,6 +10,7 @@ between re-simulated and stored observations is printed (0 for the code that rec
 from __future__ import annotations
 
 from oneshot_ros.commands._args import check_video_path, positive_int
+from oneshot_ros.errors import InputError
 
 
 def add_arguments(parser):
@@ -28,6 +29,7 @@ def run(args) -> int:
     check_video_path("--out", args.out)
     with DemoReader(args.paths) as reader:
         episode, world = reader[args.index], reader.world_config
+    check_every(args.every, args.index, episode.length)
     frames: list = []
     error = replay(episode, world, every=args.every, on_frame=frames.append)
     fps = float(world.get("control_hz", 10.0)) / args.every
@@ -35,3 +37,10 @@ def run(args) -> int:
     print(f"{args.out}: demo {args.index} ({episode.task!r}, seed {episode.seed}, "
           f"{episode.length} steps, {len(frames)} frames); max |obs - stored| = {error:.2e} m")
     return 0
+
+
+def check_every(every: int, index: int, length: int) -> None:
+    """More steps between frames than the demo holds leaves a video of ~0 frames per second,
+    which the encoder cannot write: refuse it rather than guess a clamp."""
+    if every > length:
+        raise InputError(f"--every {every}: demo {index} has {length} steps; use 1..{length}")

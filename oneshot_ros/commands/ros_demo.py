@@ -18,7 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from oneshot_ros.commands._args import Once, check_video_path, positive_int
+from oneshot_ros.commands._args import (
+    Once,
+    check_video_path,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 from oneshot_ros.errors import InputError
 
 DEFAULT_MODEL = "models/bc_all_stages"
@@ -31,10 +37,10 @@ def add_arguments(parser):
     parser.add_argument("--task", action=Once,
                         help="task string (default: first of config/tasks/test.txt)")
     parser.add_argument("--episodes", type=positive_int, default=3)
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")
     parser.add_argument("--demo-file", help="take the demonstration from this HDF5 file")
     parser.add_argument("--demo-index", type=int, default=0)
-    parser.add_argument("--time-scale", type=float, default=1.0,
+    parser.add_argument("--time-scale", type=positive_float, default=1.0,
                         help="sim speed vs wall clock (default %(default)s: real time, as on "
                         "the robot); faster only if the imitator keeps up: on a busy 2-core "
                         "machine 2.0 made it miss control periods and time out")

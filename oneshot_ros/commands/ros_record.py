@@ -15,7 +15,13 @@ import json
 import time
 from pathlib import Path
 
-from oneshot_ros.commands._args import Once, positive_int
+from oneshot_ros.commands._args import (
+    Once,
+    check_output_file,
+    positive_float,
+    positive_int,
+    seed_int,
+)
 
 
 def add_arguments(parser):
@@ -23,20 +29,22 @@ def add_arguments(parser):
                         help='task string, e.g. "ab cd"')
     parser.add_argument("--episodes", type=positive_int, default=1)
     parser.add_argument("--out", required=True, help="HDF5 file; episodes are appended")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
-    parser.add_argument("--time-scale", type=float, default=3.0,
+    parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")
+    parser.add_argument("--time-scale", type=positive_float, default=3.0,
                         help="sim speed vs wall clock (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args) -> int:
-    from tqdm import tqdm
-
-    from oneshot_ros.nodes.session import SimSession
     from oneshot_ros.tasks import parse_task
 
     task = parse_task(args.task)
-    out = Path(args.out).resolve()
+    out = check_output_file("--out", args.out).resolve()  # before ROS loads and nodes start
+
+    from tqdm import tqdm
+
+    from oneshot_ros.nodes.session import SimSession
+
     start, results = time.perf_counter(), []
     with SimSession(out.with_name(out.name + ".logs")) as session:
         _start_nodes(session, task.string, args.seed, out, args.time_scale)

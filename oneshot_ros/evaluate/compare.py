@@ -28,6 +28,7 @@ from oneshot_ros.evaluate.report import SUMMARY_FILE
 PAPER_LABELS = {"demo": "Demo (paper)", "dagger": "DAgger (paper)", "bc": "BC (paper)",
                 "snapshot": "Snapshot (paper)", "final_state": "Final state (paper)"}
 Z_95 = 1.959964  # two-sided 95% normal quantile
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
 @dataclass
@@ -144,6 +145,22 @@ def figure(stages: list[int], cols, title: str, path: Path) -> Path:
     return path
 
 
+def figure_path(out: Path) -> Path:
+    """The file --out names: with .png added when it has no suffix (matplotlib adds it, so
+    that is the file written and reported); checked before the evaluations are read."""
+    path = out if out.suffix else out.with_name(out.name + ".png")
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise InputError(f"--out {out}: use a .png, .pdf or .svg file name")
+    if path.is_dir():
+        raise InputError(f"--out {out}: {path} is a directory; pass a file name")
+    ancestor = path.absolute().parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"--out {out}: {ancestor} is a file, not a directory")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oneshot_ros.evaluate.compare",
                                      description=__doc__.splitlines()[0])
@@ -154,12 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="figure path (.png)")
     args = parser.parse_args(argv)
     try:
+        out = figure_path(args.out)
         evaluations = [load(spec, args.split) for spec in args.evals]
         stages, cols = columns(evaluations, args.split, args.paper)
         title = (f"{'unseen test' if args.split == 'test' else args.split} tasks: success by "
                  "number of stages (bars: 95% Wilson intervals)")
-        path = figure(stages, cols, title, args.out)
-    except UserError as err:
+        path = figure(stages, cols, title, out)
+    except (UserError, OSError) as err:  # OSError: e.g. no permission to write --out
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(markdown(stages, cols))

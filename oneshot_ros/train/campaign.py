@@ -24,9 +24,26 @@ from pathlib import Path
 EVAL_DIR = re.compile(r"eval_it(\d+)_(\w+)$")
 
 
+class MetricsError(ValueError):
+    """A metrics.jsonl line that is not a JSON object (e.g. cut short when a run was killed)."""
+
+
 def read_metrics(model_dir: Path) -> list[dict]:
     path = model_dir / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line]
+    lines = enumerate(path.read_text().splitlines(), start=1)
+    return [_metrics_row(path, number, line) for number, line in lines if line]
+
+
+def _metrics_row(path: Path, number: int, line: str) -> dict:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise MetricsError(f"{path}:{number}: not valid JSON at column {err.colno}; repair or "
+                           "delete that line") from None
+    if not isinstance(row, dict):
+        raise MetricsError(f"{path}:{number}: expected a JSON object, got {line[:40]!r}; repair "
+                           "or delete that line")
+    return row
 
 
 def evaluation_points(model_dir: Path) -> list[dict]:
@@ -147,10 +164,13 @@ def main(argv: list[str] | None = None) -> int:
             if not (run / "metrics.jsonl").is_file():
                 raise ValueError(f"--against {run}: no metrics.jsonl there; name a training "
                                  "run's directory")
-    except ValueError as err:
+        for run in (model_dir, *against):
+            read_metrics(run)  # a broken line is refused before anything is drawn
+        figure_path = figure(model_dir, model_dir / "campaign.png", against)
+    except ValueError as err:  # MetricsError too, e.g. from a parent run (init_from)
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {figure(model_dir, model_dir / 'campaign.png', against)}")
+    print(f"wrote {figure_path}")
     print(table(model_dir))
     return 0
 
