@@ -62,10 +62,12 @@ class TrajectoryFollower:
                  open_loop: bool = False, lead_periods: float | None = None):
         if not period_s > 0:
             raise ValueError(f"period_s={period_s}: use a positive control period")
-        if lead_periods is not None and not lead_periods >= 1:
-            raise ValueError(f"lead_periods={lead_periods}: use 1 or more (None: no bound)")
+        if lead_periods is not None and not lead_periods > 0:
+            raise ValueError(f"lead_periods={lead_periods}: use a positive number of periods (None: no bound)")
         self.period_s, self.open_loop = period_s, open_loop
         self.max_step = np.asarray(max_velocity, dtype=np.float64) * period_s  # (J,) or ()
+        if not np.all(self.max_step > 0):  # a negative limit would move every joint backwards
+            raise ValueError(f"max_velocity={max_velocity}: use positive joint velocities")
         self.max_lead = None if lead_periods is None else lead_periods * self.max_step
         self.lower = np.asarray(lower, dtype=np.float64)
         self.upper = np.asarray(upper, dtype=np.float64)

@@ -15,11 +15,12 @@ from oneshot_ros.robot import ALL_JOINTS, ARM_JOINTS, FINGER_JOINTS, JOINT_LIMIT
 
 
 def fetch_joint_state(extra=True, shuffle_seed=0) -> JointState:
-    """Every Fetch joint plus base/head extras, in a shuffled order, positions = index/10."""
+    """Every Fetch joint plus base/head extras, in a shuffled order, positions = index/200
+    (plausible readings of every joint)."""
     names = list(ALL_JOINTS) + (["l_wheel_joint", "head_pan_joint"] if extra else [])
     order = np.random.default_rng(shuffle_seed).permutation(len(names))
     names = [names[i] for i in order]
-    return JointState(name=names, position=[ALL_JOINTS.index(n) / 10 if n in ALL_JOINTS
+    return JointState(name=names, position=[ALL_JOINTS.index(n) / 200 if n in ALL_JOINTS
                                             else 9.0 for n in names])
 
 
@@ -28,9 +29,29 @@ def test_joint_state_matched_by_name_in_any_order_extras_ignored():
         msg = fetch_joint_state(shuffle_seed=seed)
         q = cv.arm_joint_vector(msg)
         assert q.shape == (7,)
-        np.testing.assert_allclose(q, [ALL_JOINTS.index(n) / 10 for n in ARM_JOINTS])
-        np.testing.assert_allclose(cv.finger_positions(msg), [0.8, 0.9])
+        np.testing.assert_allclose(q, [ALL_JOINTS.index(n) / 200 for n in ARM_JOINTS])
+        np.testing.assert_allclose(cv.finger_positions(msg), [0.04, 0.045])
     assert cv.joint_positions(fetch_joint_state())["head_pan_joint"] == 9.0
+
+
+def test_absurd_finite_readings_are_rejected_like_nan():
+    """A 1e6 rad shoulder reading (the arm at -0.84) was believed and commanded a 2.4 rad jump."""
+    for name, value in (("shoulder_lift_joint", 1e6), ("elbow_flex_joint", 2.251 + 0.2),
+                        ("wrist_roll_joint", 100.0), ("l_gripper_finger_joint", 0.5),
+                        ("torso_lift_joint", -1.0)):
+        msg = fetch_joint_state()
+        msg.position[msg.name.index(name)] = value
+        with pytest.raises(cv.MessageError, match=name):
+            cv.arm_joint_vector(msg) if name in ARM_JOINTS else \
+                cv.joint_vector(msg, [name])
+    msg = fetch_joint_state()
+    msg.position[msg.name.index("elbow_flex_joint")] = 2.251 + 0.05  # encoder overshoot: kept
+    cv.arm_joint_vector(msg)
+    poses = cv.pose_array([[0.6, 0.1, 0.75], [0.7, -0.1, 0.75]])
+    cv.block_positions(poses, n_blocks=2)
+    poses.poses[1].position.x = 3e38  # the recorder wrote this into a demo
+    with pytest.raises(cv.MessageError, match="outside"):
+        cv.block_positions(poses, n_blocks=2)
 
 
 def test_joint_state_accepts_empty_velocity_and_effort_but_not_wrong_lengths():

@@ -106,4 +106,4 @@ def test_the_setpoint_leads_a_lagging_arm_by_at_most_lead_periods():
         np.testing.assert_allclose(f.update(k * P, q), [V * P, -V * P] if k == 0 else
                                    [1.5 * V * P, -1.5 * V * P])
     with pytest.raises(ValueError):
-        TrajectoryFollower(np.zeros(2), P, V, [-3.0, -3.0], [3.0, 3.0], lead_periods=0.5)
+        TrajectoryFollower(np.zeros(2), P, V, [-3.0, -3.0], [3.0, 3.0], lead_periods=0.0)

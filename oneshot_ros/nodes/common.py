@@ -1,6 +1,7 @@
 """Pieces every oneshot_ros node shares: parameters, the robot's state in, commands out.
 
-    value = declare(node, "control_rate_hz", 20.0, "Hz, one command per control step")
+    config = declare_world_config(node)  # the WorldConfig the node runs in, checked
+    run_node(MyNode)  # a node's main: bad parameters are one line and exit 2
     state = RobotStateInput(node, stale_timeout_s, on_joint_state=callback)
     commands = declare_command_output(node, control_period_s)  # CommandOutput from parameters
     commands.send(command, q_measured, state.stamp)
@@ -15,21 +16,28 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import time
+import warnings
+from pathlib import Path
 
 import numpy as np
+import rclpy
 from geometry_msgs.msg import PoseArray, Twist, TwistStamped
-from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from oneshot_ros import control
-from oneshot_ros.config import load_yaml
+from oneshot_ros.config import ConfigError, load_yaml
 from oneshot_ros.kinematics import FetchKinematics
 from oneshot_ros.nodes import conversions as conv
+from oneshot_ros.nodes import params
+from oneshot_ros.nodes.params import declare
 from oneshot_ros.robot import TORSO_JOINT
+from oneshot_ros.tasks import parse_task
 from oneshot_ros.world_config import WorldConfig
 
 QOS_DEPTH = 10
@@ -51,10 +59,35 @@ def require(module: str, ros_package: str):
         ) from None
 
 
-def declare(node, name: str, default, description: str):
-    """Declare a parameter with a description and return its value."""
-    node.declare_parameter(name, default, ParameterDescriptor(description=description))
-    return node.get_parameter(name).value
+def run_node(factory, args=None) -> None:
+    """A node's main: spin it. A refused parameter at start-up is one stderr line and exit 2,
+    a missing optional package one line and exit 1 (no traceback either way)."""
+    warnings.formatwarning = _one_line_warning  # numpy's warnings: one log line, not three
+    rclpy.init(args=args)
+    node, code = None, 0
+    try:
+        node = factory()
+        rclpy.spin(node)
+    except params.ParameterError as err:
+        print(f"{factory.__name__}: {err}", file=sys.stderr)
+        code = 2
+    except MissingDependency as err:
+        print(f"{factory.__name__}: {err}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        pass
+    except ExternalShutdownException:
+        code = 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    if code:
+        sys.exit(code)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"{Path(filename).name}:{lineno}: {category.__name__}: {message}\n"
 
 
 def reply(response, success: bool, message: str):
@@ -67,6 +100,47 @@ def reply(response, success: bool, message: str):
 def world_config(path: str) -> WorldConfig:
     """WorldConfig defaults, or overrides from a YAML file ("" = defaults)."""
     return load_yaml(WorldConfig, path) if path else WorldConfig()
+
+
+def world_config_problem(path: str) -> str | None:
+    """Why `path` is not a usable world config (None: it loads)."""
+    try:
+        world_config(path)
+    except (ConfigError, ValueError, OSError) as err:
+        return str(err)
+    return None
+
+
+def declare_world_config(node) -> WorldConfig:
+    """The `world_config` parameter (read once) -> the checked WorldConfig."""
+    path = declare(node, "world_config", "", "WorldConfig override YAML; '' = defaults",
+                   check=world_config_problem)
+    return world_config(path)
+
+
+def task_problem(text: str) -> str | None:
+    """Why `text` is not a task string (None: it parses)."""
+    try:
+        parse_task(text)
+    except ValueError as err:
+        return str(err)
+    return None
+
+
+def declare_control_period(node, config: WorldConfig, what: str = "one command per period"):
+    """`control_rate_hz` (read once; 0 = the world's control_hz) -> the control period, s."""
+    rate_hz = declare(node, "control_rate_hz", 0.0, f"Hz, {what}; 0: WorldConfig.control_hz",
+                      low=0.0, high=1000.0)
+    return control_period_s(rate_hz, config)
+
+
+def declare_stale_timeout(node, what: str = "hold, log once") -> float:
+    return declare(node, "stale_timeout_s", 0.5, f"s, older inputs: {what}", low=0.01,
+                   high=60.0)
+
+
+def declare_seed(node, description: str, dynamic: bool = False) -> int:
+    return declare(node, "seed", 0, description, low=0, high=params.INT_MAX, dynamic=dynamic)
 
 
 def control_period_s(rate_hz: float, config: WorldConfig) -> float:
@@ -237,13 +311,25 @@ class CommandOutput:
         stamp = state_stamp if self.stamp_commands else None
         self.arm.publish(conv.arm_trajectory(q, self.period_s, self.trajectory_periods, stamp))
 
+    def on_parameters(self, parameters) -> None:
+        """The clamp and timing follow a runtime `ros2 param set` from the next command on."""
+        for parameter in parameters:
+            if parameter.name == "max_joint_velocity_rad_s":
+                self.max_velocity = parameter.value
+            elif parameter.name == "trajectory_periods":
+                self.trajectory_periods = parameter.value
+
 
 def declare_command_output(node, period_s: float) -> CommandOutput:
     """CommandOutput from the parameters every commanding node declares alike."""
-    max_velocity = declare(node, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp")
+    max_velocity = declare(node, "max_joint_velocity_rad_s", 1.5, "rad/s, command clamp "
+                           "(applies from the next command when set at runtime)", low=0.01,
+                           high=5.0, dynamic=True)
     periods = declare(node, "trajectory_periods", 1.0, "time_from_start, control periods "
                       "(1 = StackingEnv's execution model; more moves each step 1/periods of "
-                      "the way)")
+                      "the way)", low=1.0, high=4.0, dynamic=True)
     stamped = declare(node, "stamp_commands", True, "arm commands carry the stamp of the "
                       "joint state they answer; false: zero stamp (start when received)")
-    return CommandOutput(node, period_s, max_velocity, periods, stamped)
+    output = CommandOutput(node, period_s, max_velocity, periods, stamped)
+    node.add_post_set_parameters_callback(output.on_parameters)
+    return output

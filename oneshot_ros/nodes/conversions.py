@@ -26,6 +26,7 @@ from oneshot_ros.robot import (
     FINGER_JOINTS,
     GRIPPER_MAX_GAP_M,
     JOINT_LIMITS,
+    TORSO_JOINT,
 )
 
 # Topic names: ros2_control's controller topics, so a real robot is a remap (launch/fetch_*).
@@ -33,6 +34,14 @@ ARM_COMMAND_TOPIC = "/arm_controller/joint_trajectory"
 GRIPPER_COMMAND_TOPIC = "/gripper_controller/commands"
 JOINT_STATES_TOPIC = "/joint_states"
 BLOCK_POSES_TOPIC = "/block_poses"
+
+# Readings beyond these are a broken sensor or a forged message, never the arm or the scene:
+# rejected like NaN (a 1e6 rad shoulder reading made the imitator command a 2.4 rad jump).
+PRISMATIC_JOINTS = (TORSO_JOINT, *FINGER_JOINTS)
+JOINT_READING_MARGIN = 0.1  # rad beyond a joint's URDF limits (encoders overshoot slightly)
+PRISMATIC_READING_MARGIN_M = 0.01  # m, the torso and the fingers
+CONTINUOUS_JOINT_RANGE_RAD = 4 * math.pi  # roll joints: two turns either way
+BLOCK_WORKSPACE_M = ((-5.0, 5.0), (-5.0, 5.0), (-1.0, 5.0))  # base_link x, y, z of a block
 
 
 class MessageError(ValueError):
@@ -69,9 +78,26 @@ def joint_positions(msg: JointState, names=None) -> dict[str, float]:
 
 
 def joint_vector(msg: JointState, names) -> np.ndarray:
-    """Positions of `names` in that order  # (len(names),)"""
+    """Positions of `names` in that order, each a plausible reading  # (len(names),)"""
     positions = joint_positions(msg, names)
+    for name in names:
+        _check_reading(name, positions[name])
     return np.array([positions[n] for n in names], dtype=np.float64)
+
+
+def _check_reading(name: str, q: float) -> None:
+    limit = JOINT_LIMITS.get(name)
+    if limit is None:
+        return
+    low, high = limit.lower, limit.upper
+    if math.isinf(low) or math.isinf(high):
+        low, high = -CONTINUOUS_JOINT_RANGE_RAD, CONTINUOUS_JOINT_RANGE_RAD
+    else:
+        margin = PRISMATIC_READING_MARGIN_M if name in PRISMATIC_JOINTS else JOINT_READING_MARGIN
+        low, high = low - margin, high + margin
+    if not low <= q <= high:
+        raise MessageError(f"{name} reads {q:g}, outside its range [{low:.3f}, {high:.3f}] "
+                           "(limits plus a margin): a broken reading, message dropped")
 
 
 def arm_joint_vector(msg: JointState) -> np.ndarray:
@@ -107,7 +133,13 @@ def block_positions(msg: PoseArray, n_blocks: int | None = None,
     if n_blocks is not None and len(msg.poses) != n_blocks:
         raise MessageError(f"PoseArray has {len(msg.poses)} poses; the task has {n_blocks} blocks")
     xyz = [(p.position.x, p.position.y, p.position.z) for p in msg.poses]
-    return _finite(xyz, "block poses").reshape(len(msg.poses), 3)
+    xyz = _finite(xyz, "block poses").reshape(len(msg.poses), 3)
+    for axis, (low, high) in zip("xyz", BLOCK_WORKSPACE_M):
+        column = xyz[:, "xyz".index(axis)]
+        if np.any((column < low) | (column > high)):
+            raise MessageError(f"a block pose has {axis} = {column[np.argmax(np.abs(column))]:g} "
+                               f"m, outside [{low}, {high}] m of {frame_id}: message dropped")
+    return xyz
 
 
 def block_quaternions(msg: PoseArray) -> np.ndarray:
@@ -243,6 +275,8 @@ def limit_step(q_target, q_current, dt_s: float, max_velocity: float,
                names=ARM_JOINTS) -> np.ndarray:
     """Move from q_current toward q_target by at most min(max_velocity, URDF velocity) * dt_s,
     then clip to the position limits  # (len(names),)"""
+    if not (max_velocity > 0 and dt_s > 0):  # a negative limit would flip every step
+        raise ValueError(f"max_velocity={max_velocity}, dt_s={dt_s}: both must be positive")
     _, _, urdf_velocity = _limit_arrays(names)
     max_delta = np.minimum(max_velocity, urdf_velocity) * dt_s
     q_current = _finite(q_current, "current joints")

@@ -16,12 +16,9 @@ for one command per simulated control step (a hint is logged once otherwise). Se
 the episode in flight), ~/discard_episode. Task and seed are read at ~/start_episode.
 """
 
-import sys
 from pathlib import Path
 
 import numpy as np
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
@@ -34,12 +31,16 @@ from oneshot_ros.nodes.common import (
     GapInput,
     RobotStateInput,
     TeleopInput,
-    control_period_s,
-    declare,
     declare_command_output,
+    declare_control_period,
+    declare_seed,
+    declare_stale_timeout,
+    declare_world_config,
     reply,
-    world_config,
+    run_node,
+    task_problem,
 )
+from oneshot_ros.nodes.params import declare
 from oneshot_ros.recording import EpisodeBuffer, EpisodeFile
 from oneshot_ros.tasks import parse_task
 
@@ -47,19 +48,20 @@ from oneshot_ros.tasks import parse_task
 class DemoRecorder(Node):
     def __init__(self):
         super().__init__("demo_recorder")
-        self.config = world_config(declare(self, "world_config", "", "WorldConfig override "
-                                           "YAML; '' = defaults"))
-        for name, default, text in (("task", "ab cd", "task label of the episodes"),
-                                    ("seed", 0, "episode seed stored as metadata"),
-                                    ("noise", 0.0, "m, the driver's action noise (metadata)")):
-            declare(self, name, default, text)
+        self.config = declare_world_config(self)
+        # read at each ~/start_episode (task, seed) and ~/stop_episode (noise, out)
+        declare(self, "task", "ab cd", "task label of the episodes", check=task_problem,
+                dynamic=True)
+        declare_seed(self, "episode seed stored as metadata", dynamic=True)
+        declare(self, "noise", 0.0, "m, the driver's action noise (metadata)", low=0.0,
+                high=0.05, dynamic=True)
         self.out = declare(self, "out", "demos/ros_demos.h5", "dataset file (appended; read "
-                           "at each ~/stop_episode)")
-        self.period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz, teleop "
-                                                 "steps; <= 0: WorldConfig"), self.config)
-        stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: step not recorded")
+                           "at each ~/stop_episode)", check=out_problem, dynamic=True)
+        self.period_s = declare_control_period(self, self.config, "teleop steps")
+        stale_s = declare_stale_timeout(self, "step not recorded")
         teleop_step_m = declare(self, "teleop_max_step_m", self.config.max_step_m,
-                                "m, teleop displacement clip per control step")
+                                "m, teleop displacement clip per control step", low=0.0005,
+                                high=self.config.max_step_m)
         stamped = declare(self, "teleop_stamped", False, "teleop sends TwistStamped")
         topic = declare(self, "teleop_topic", "/cmd_vel", "teleop Twist(Stamped) topic")
         self.state = RobotStateInput(self, stale_s)
@@ -137,6 +139,10 @@ class DemoRecorder(Node):
         self.commands.send(command, state.q_arm, state.stamp)
 
     def start_episode(self, request, response):
+        if self.episode is not None:  # never drop the steps in flight
+            return reply(response, False, f"already recording {self.episode.task.string!r} "
+                         f"({len(self.episode)} steps): call ~/stop_episode (writes it) or "
+                         "~/discard_episode first")
         try:
             task = parse_task(self.get_parameter("task").value)
         except ValueError as err:
@@ -181,20 +187,17 @@ class DemoRecorder(Node):
         super().destroy_node()
 
 
+def out_problem(path: str) -> str | None:
+    """Why `out` cannot name a dataset file (None: it can; writing may still fail later)."""
+    if not path.strip():
+        return "out is empty: name an .h5 file"
+    if Path(path).is_dir():
+        return f"out={path} is a directory: name an .h5 file in it"
+    return None
+
+
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = DemoRecorder()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(DemoRecorder, args)
 
 
 if __name__ == "__main__":

@@ -13,15 +13,13 @@ min_change_m (the policy repeats it every step) and replaces the goal in flight.
 imported here only; when it is missing the node exits with one line naming what to install.
 """
 
-import sys
 
-import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from oneshot_ros.nodes import conversions as conv
-from oneshot_ros.nodes.common import GapInput, MissingDependency, declare, require
+from oneshot_ros.nodes.common import GapInput, require, run_node
+from oneshot_ros.nodes.params import declare
 
 ACTIONS = {"gripper_command": "GripperCommand",  # Fetch, ROS 1 controllers via ros1_bridge
            "parallel_gripper_command": "ParallelGripperCommand"}  # ros2_controllers
@@ -31,19 +29,21 @@ class GripperActionBridge(Node):
     def __init__(self):
         super().__init__("gripper_action_bridge")
         self.kind = declare(self, "action_type", "gripper_command", "gripper_command (control_"
-                            "msgs/GripperCommand, Fetch) or parallel_gripper_command")
-        if self.kind not in ACTIONS:
-            raise ValueError(f"action_type={self.kind!r}: use one of {sorted(ACTIONS)}")
+                            "msgs/GripperCommand, Fetch) or parallel_gripper_command",
+                            check=lambda kind: None if kind in ACTIONS else
+                            f"action_type={kind!r}: use one of {sorted(ACTIONS)}")
         self.action_name = declare(self, "action_name", "/gripper_controller/gripper_action",
                                    "the gripper controller's action")
         self.joint = declare(self, "joint_name", "gripper_joint", "parallel_gripper_command: "
                              "the joint of the goal's JointState")
         self.scale = declare(self, "position_scale", 1.0, "goal position = position_scale * "
-                             "gap_m (1.0: Fetch's gap; 0.5: one finger joint)")
+                             "gap_m (1.0: Fetch's gap; 0.5: one finger joint)", low=0.01,
+                             high=100.0)
         self.max_effort_n = declare(self, "max_effort_n", 50.0, "N, grip effort limit (0: the "
-                                    "controller's default for parallel_gripper_command)")
+                                    "controller's default for parallel_gripper_command)", low=0.0,
+                                    high=1000.0)
         self.min_change_m = declare(self, "min_change_m", 0.002, "m, smaller gap changes send "
-                                    "no new goal")
+                                    "no new goal", low=0.0, high=0.1)
         actions = require("control_msgs.action", "control_msgs")  # lazy: real-arm path only
         self.action = getattr(actions, ACTIONS[self.kind])
         self.client = ActionClient(self, self.action, self.action_name)
@@ -78,22 +78,7 @@ class GripperActionBridge(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = GripperActionBridge()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        sys.exit(1)
-    except MissingDependency as err:
-        rclpy.logging.get_logger("gripper_action_bridge").fatal(str(err))
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(GripperActionBridge, args)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,8 @@ file a recorder is still writing is retried every 0.5 s. NaN/inf policy outputs:
 ~/attention_markers shows each block's attention weight (alpha) for RViz.
 """
 
-import sys
 import time
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
@@ -27,12 +24,15 @@ from oneshot_ros import control
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     RobotStateInput,
-    control_period_s,
-    declare,
     declare_command_output,
+    declare_control_period,
+    declare_seed,
+    declare_stale_timeout,
+    declare_world_config,
     reply,
-    world_config,
+    run_node,
 )
+from oneshot_ros.nodes.params import INT_MAX, declare
 from oneshot_ros.policy.imitator import NonFiniteActionError
 
 RELOAD_PARAMS = {"model", "demo_file", "demo_index", "seed", "ensemble", "torch_threads"}
@@ -42,21 +42,25 @@ RETRY_PERIOD_S = 0.5  # the watchdog's period: a busy demo file is retried this 
 class ImitatorNode(Node):
     def __init__(self):
         super().__init__("imitator")
-        self.config = world_config(declare(self, "world_config", "", "WorldConfig override "
-                                           "YAML; '' = defaults"))
-        declare(self, "model", "models/bc_all_stages", "checkpoint directory")
-        declare(self, "demo_file", "", "HDF5 dataset holding the conditioning demonstration")
-        declare(self, "demo_index", 0, "index of the demonstration in demo_file")
-        declare(self, "seed", 0, "seed of the temporal dropout sampling")
-        declare(self, "ensemble", 0, "demo downsamplings averaged; 0: the checkpoint's")
-        period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz; <= 0: "
-                                            "WorldConfig.control_hz"), self.config)
-        stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: hold, log once")
-        self.active = declare(self, "active", False, "publish commands without ~/activate")
-        self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period")
-        latency = declare(self, "publish_latency", False, "publish ~/latency_s (benchmarks)")
+        self.config = declare_world_config(self)
+        # read again whenever one of them changes (RELOAD_PARAMS): the policy is rebuilt
+        declare(self, "model", "models/bc_all_stages", "checkpoint directory", dynamic=True)
+        declare(self, "demo_file", "", "HDF5 dataset holding the conditioning demonstration",
+                dynamic=True)
+        declare(self, "demo_index", 0, "index of the demonstration in demo_file", low=0,
+                high=INT_MAX, dynamic=True)
+        declare_seed(self, "seed of the temporal dropout sampling", dynamic=True)
+        declare(self, "ensemble", 0, "demo downsamplings averaged; 0: the checkpoint's", low=0,
+                high=100, dynamic=True)
         declare(self, "torch_threads", 1, "CPU threads for the policy; one avoids contention "
-                "with the other nodes")
+                "with the other nodes", low=1, high=256, dynamic=True)
+        period_s = declare_control_period(self, self.config)
+        stale_s = declare_stale_timeout(self)
+        self.active = declare(self, "active", False, "publish commands without ~/activate "
+                              "(later: the ~/activate service)")
+        self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period",
+                                    low=1, high=100000)
+        latency = declare(self, "publish_latency", False, "publish ~/latency_s (benchmarks)")
         self.policy, self.n_steps, self.reload = None, 0, True
         self.file_busy = False  # the demo file is being written: retry on the watchdog
         self.load_error: str | None = None  # the last one logged: each is logged once
@@ -144,8 +148,6 @@ def load_policy(p: dict):
     from oneshot_ros.data.storage import DemoReader
     from oneshot_ros.policy.imitator import Imitator
 
-    if p["torch_threads"] < 1:
-        raise ValueError(f"torch_threads={p['torch_threads']}: use 1 or more")
     if not p["demo_file"]:
         raise ValueError("demo_file is empty: set it to a demonstration HDF5 file")
     torch.set_num_threads(p["torch_threads"])
@@ -162,19 +164,7 @@ def error_text(err: Exception) -> str:
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ImitatorNode()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ImitatorNode, args)
 
 
 if __name__ == "__main__":

@@ -9,34 +9,34 @@ target path (oneshot_ros.control, as StackingEnv.step) -> gripper and arm comman
 Stale inputs: publish nothing (the controllers hold), logged once.
 """
 
-import sys
-
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 
 from oneshot_ros import control
 from oneshot_ros.demonstrator import ScriptedStacker
 from oneshot_ros.nodes.common import (
     RobotStateInput,
-    control_period_s,
-    declare,
     declare_command_output,
-    world_config,
+    declare_control_period,
+    declare_seed,
+    declare_stale_timeout,
+    declare_world_config,
+    run_node,
+    task_problem,
 )
+from oneshot_ros.nodes.params import declare
 
 
 class ScriptedExpert(Node):
     def __init__(self):
         super().__init__("scripted_expert")
-        self.config = world_config(declare(self, "world_config", "", "WorldConfig override "
-                                           "YAML; '' = defaults"))
-        task = declare(self, "task", "ab cd", "task of the scene the expert builds")
-        seed = declare(self, "seed", 0, "seed of the action noise")
-        noise_std = declare(self, "noise_std", 0.0, "m, action noise std on dx, dy, dz")
-        period_s = control_period_s(declare(self, "control_rate_hz", 0.0, "Hz; <= 0: "
-                                            "WorldConfig.control_hz"), self.config)
-        stale_s = declare(self, "stale_timeout_s", 0.5, "s, older inputs: hold, log once")
+        self.config = declare_world_config(self)
+        task = declare(self, "task", "ab cd", "task of the scene the expert builds",
+                       check=task_problem)
+        seed = declare_seed(self, "seed of the action noise")
+        noise_std = declare(self, "noise_std", 0.0, "m, action noise std on dx, dy, dz",
+                            low=0.0, high=0.05)
+        period_s = declare_control_period(self, self.config)
+        stale_s = declare_stale_timeout(self)
         self.expert = ScriptedStacker(task, self.config, noise_std, seed)
         self.gate = control.RateGate(period_s)
         self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
@@ -60,19 +60,7 @@ class ScriptedExpert(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = ScriptedExpert()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ScriptedExpert, args)
 
 
 if __name__ == "__main__":

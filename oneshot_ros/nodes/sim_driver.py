@@ -26,11 +26,8 @@ period than the one that picked them up (answering an older state; refused when 
 """
 
 import json
-import sys
 
-import rclpy
 from geometry_msgs.msg import PoseArray
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
@@ -42,11 +39,14 @@ from oneshot_ros.nodes.common import (
     QOS_DEPTH,
     GapInput,
     StampSource,
-    control_period_s,
-    declare,
+    declare_control_period,
+    declare_seed,
+    declare_world_config,
     reply,
-    world_config,
+    run_node,
+    task_problem,
 )
+from oneshot_ros.nodes.params import ParameterError, declare
 from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.video import write_video
@@ -55,33 +55,37 @@ from oneshot_ros.video import write_video
 class SimDriver(Node):
     def __init__(self):
         super().__init__("sim_driver")
-        self.world_file = declare(self, "world_config", "", "WorldConfig override YAML; '' = "
-                                  "defaults")
-        self.env = StackingEnv(world_config(self.world_file))
-        rate_hz = declare(self, "control_rate_hz", 0.0, "Hz; must equal WorldConfig.control_hz "
-                          "(<= 0: use it)")
-        self.period_s = control_period_s(rate_hz, self.env.config)
+        self.env = StackingEnv(declare_world_config(self))
+        self.period_s = declare_control_period(self, self.env.config, "must equal the world's")
         if abs(self.period_s * self.env.config.control_hz - 1.0) > 1e-9:
-            raise ValueError(f"control_rate_hz={rate_hz} differs from the world's control_hz="
-                             f"{self.env.config.control_hz}; set it in world_config instead")
+            raise ParameterError(f"control_rate_hz={1.0 / self.period_s:g} differs from the "
+                                 f"world's control_hz={self.env.config.control_hz:g}: set 0, or "
+                                 "set control_hz in world_config instead")
         self.real_time = declare(self, "real_time", True, "false: publish /clock (sim time)")
         time_scale = declare(self, "time_scale", 1.0, "sim seconds per wall second when "
-                             "real_time is false (e.g. 3.0 = three times faster)")
+                             "real_time is false (e.g. 3.0 = three times faster)", low=0.01,
+                             high=100.0)
         self.command_timeout_s = declare(self, "command_timeout_s", 0.5, "s without a command: "
-                                         "log once, keep holding the last target")
+                                         "log once, keep holding the last target", low=0.01,
+                                         high=3600.0)
         self.max_velocity = declare(self, "max_joint_velocity_rad_s", 2.5, "rad/s, the arm "
-                                    "setpoint moves at most this fast (and the URDF limits)")
-        self.lead_periods = declare(self, "max_lead_periods", 1.2, "the setpoint leads the "
+                                    "setpoint moves at most this fast (and the URDF limits)",
+                                    low=0.01, high=10.0)
+        self.lead_periods = declare(self, "max_lead_periods", 0.9, "the setpoint leads the "
                                     "measured joints by at most this many periods at the "
-                                    "velocity limit (PyBullet's servo catches up a longer lag "
-                                    "faster than the limit)")
+                                    "velocity limit (PyBullet's servo runs a longer lead faster "
+                                    "than the limit: with 1.2, reversing bursts reached 1.2x "
+                                    "it)", low=0.5, high=20.0)
         self.open_loop = declare(self, "open_loop_control", False, "as JTC's: a new trajectory "
                                  "starts from the last setpoint instead of the measured joints")
         self.video_path = declare(self, "video_path", "", "~/save_video writes here; '' = no "
-                                  "frames are rendered")
-        self.video_every = declare(self, "video_every_steps", 2, "render every k-th step")
-        declare(self, "task", "ab cd", "task string; ~/reset uses task and seed")
-        declare(self, "seed", 0, "block start layout of the episode ~/reset creates")
+                                  "frames are rendered", dynamic=True)
+        self.video_every = declare(self, "video_every_steps", 2, "render every k-th step",
+                                   low=1, high=100000)
+        declare(self, "task", "ab cd", "task string; read at each ~/reset", check=task_problem,
+                dynamic=True)
+        declare_seed(self, "block start layout of the episode ~/reset creates (read at each "
+                     "~/reset)", dynamic=True)
         declare(self, "gui", False, "unsupported here (DIRECT only); kept for launch files")
         self.sim_time_s, self.frames = 0.0, []
         self.timed_out = False
@@ -98,8 +102,14 @@ class SimDriver(Node):
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_service(Trigger, "~/status", self.on_status)
         self.create_service(Trigger, "~/save_video", self.on_save_video)
-        wall_period = self.period_s / (1.0 if self.real_time else max(time_scale, 1e-3))
+        wall_period = self.period_s / (1.0 if self.real_time else time_scale)
         self.create_timer(wall_period, self.tick)
+        self.add_post_set_parameters_callback(self.on_parameters)
+
+    def on_parameters(self, parameters) -> None:
+        for parameter in parameters:
+            if parameter.name == "video_path":
+                self.video_path = parameter.value
 
     def _reset(self) -> None:
         task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
@@ -181,7 +191,14 @@ class SimDriver(Node):
         if not self.video_path or not self.frames:
             return reply(response, False, "no frames: set video_path")
         fps = 1.0 / (self.period_s * self.video_every)
-        path, self.frames = write_video(self.frames, self.video_path, fps=fps), []
+        try:
+            path = write_video(self.frames, self.video_path, fps=fps)
+        except (OSError, ValueError, RuntimeError) as err:  # frames kept: fix the path, retry
+            message = f"could not write {self.video_path}: {err}; the frames are kept: set " \
+                      "video_path and call again"
+            self.get_logger().error(message)
+            return reply(response, False, message)
+        self.frames = []
         return reply(response, True, str(path))
 
 
@@ -212,19 +229,7 @@ class CommandTiming:
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = SimDriver()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(SimDriver, args)
 
 
 if __name__ == "__main__":

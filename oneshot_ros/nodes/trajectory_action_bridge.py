@@ -13,16 +13,14 @@ control_msgs is imported here only; when it is missing the node exits with one l
 what to install.
 """
 
-import sys
 
-import rclpy
 from rclpy.action import ActionClient
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from trajectory_msgs.msg import JointTrajectory
 
 from oneshot_ros.nodes import conversions as conv
-from oneshot_ros.nodes.common import QOS_DEPTH, MissingDependency, declare, require
+from oneshot_ros.nodes.common import QOS_DEPTH, require, run_node
+from oneshot_ros.nodes.params import declare
 
 
 class TrajectoryActionBridge(Node):
@@ -31,9 +29,10 @@ class TrajectoryActionBridge(Node):
         self.action_name = declare(self, "action_name", "/arm_controller/follow_joint_trajectory",
                                    "the arm controller's FollowJointTrajectory action")
         self.goal_time_tolerance_s = declare(self, "goal_time_tolerance_s", 0.5, "s, allowed "
-                                             "lateness at the last point")
+                                             "lateness at the last point", low=0.0,
+                                             high=60.0)
         self.min_period_s = declare(self, "min_period_s", 0.0, "s, at most one goal per period "
-                                    "(0: one per message)")
+                                    "(0: one per message)", low=0.0, high=10.0)
         actions = require("control_msgs.action", "control_msgs")  # lazy: real-arm path only
         self.action = actions.FollowJointTrajectory
         self.client = ActionClient(self, self.action, self.action_name)
@@ -67,22 +66,7 @@ class TrajectoryActionBridge(Node):
 
 
 def main(args=None):
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = TrajectoryActionBridge()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        sys.exit(1)
-    except MissingDependency as err:
-        rclpy.logging.get_logger("trajectory_action_bridge").fatal(str(err))
-        sys.exit(1)
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(TrajectoryActionBridge, args)
 
 
 if __name__ == "__main__":
