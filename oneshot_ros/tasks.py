@@ -119,6 +119,9 @@ SPLIT_SEED = 0  # seed of the committed config/tasks/{train,test}.txt
 # The paper does not give the per-stage counts; ours spread both sets evenly over their stages.
 TRAIN_PER_STAGE = {1: 20, 2: 20, 3: 20, 4: 20, 5: 20, 6: 20, 7: 20}  # 140
 TEST_PER_STAGE = {2: 7, 4: 7, 5: 7, 6: 7, 7: 7, 8: 8}  # 43
+# Validation: classes in neither train nor test, where defaults are chosen. 8 stages has only
+# 10 classes (9-10 blocks) and test takes 8 of them, so validation gets the other 2.
+VAL_PER_STAGE = {2: 5, 4: 5, 5: 5, 6: 5, 7: 5, 8: 2}  # 27
 
 
 def compositions(n: int) -> list[tuple[int, ...]]:
@@ -162,6 +165,7 @@ class TaskSplit:
     train: tuple[Task, ...]
     test: tuple[Task, ...]
     seed: int
+    val: tuple[Task, ...] = ()
 
 
 def _spread_over_block_counts(classes: list, rng) -> list[tuple[int, ...]]:
@@ -196,28 +200,32 @@ def _with_random_letters(heights: tuple[int, ...], rng) -> Task:
 
 
 def split_tasks(seed: int = SPLIT_SEED, train_per_stage: dict[int, int] | None = None,
-                test_per_stage: dict[int, int] | None = None) -> TaskSplit:
-    """The deterministic train/test split.
+                test_per_stage: dict[int, int] | None = None,
+                val_per_stage: dict[int, int] | None = None) -> TaskSplit:
+    """The deterministic train/test/validation split.
 
     Rule: for each stage count, classes (tower-height sequences) are shuffled by a
     random.Random(seed) and interleaved by block count; training takes the first
-    `train_per_stage[s]` classes, test the next `test_per_stage[s]` classes not used by training.
-    One task per class in both sets, so test classes never occur in training (paper B.2). Each
-    task gets a seeded random permutation of its letters.
+    `train_per_stage[s]` classes, test the next `test_per_stage[s]` classes not used by training,
+    validation then `val_per_stage[s]` classes used by neither (drawn after the other two, so
+    adding it left train and test as they were). One task per class in every set, so test and
+    validation classes never occur in training (paper B.2). Each task gets a seeded random
+    permutation of its letters.
     """
     train_per_stage = TRAIN_PER_STAGE if train_per_stage is None else train_per_stage
     test_per_stage = TEST_PER_STAGE if test_per_stage is None else test_per_stage
+    val_per_stage = VAL_PER_STAGE if val_per_stage is None else val_per_stage
     rng = random.Random(seed)  # Random(int) sequences are stable across CPython 3 versions
     taken: set = set()
     sets = []
-    for per_stage in (train_per_stage, test_per_stage):
+    for per_stage in (train_per_stage, test_per_stage, val_per_stage):
         chosen = []
         for n_stages in sorted(per_stage):
             picked = _pick(n_stages, per_stage[n_stages], taken, rng)
             taken.update(picked)
             chosen += [_with_random_letters(h, rng) for h in picked]
         sets.append(tuple(chosen))
-    return TaskSplit(train=sets[0], test=sets[1], seed=seed)
+    return TaskSplit(train=sets[0], test=sets[1], seed=seed, val=sets[2])
 
 
 def format_task_list(tasks, header: str = "") -> str:

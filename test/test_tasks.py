@@ -9,6 +9,7 @@ from oneshot_ros.cli import main
 from oneshot_ros.tasks import (
     TEST_PER_STAGE,
     TRAIN_PER_STAGE,
+    VAL_PER_STAGE,
     TaskError,
     canonical,
     compositions,
@@ -97,8 +98,16 @@ def test_split_counts_and_stage_sets(split):
     assert Counter(t.n_stages for t in split.test) == Counter(TEST_PER_STAGE)
 
 
+def test_validation_classes_are_in_neither_train_nor_test(split):
+    val_classes = [t.tower_heights for t in split.val]
+    assert Counter(t.n_stages for t in split.val) == Counter(VAL_PER_STAGE)
+    assert len(set(val_classes)) == len(val_classes) == 27
+    assert not set(val_classes) & {t.tower_heights for t in split.train + split.test}
+    assert {9, 10} <= {t.n_blocks for t in split.val}  # the largest scenes too
+
+
 def test_split_tasks_are_valid_and_all_different(split):
-    tasks = split.train + split.test
+    tasks = split.train + split.test + split.val
     assert len({t.string for t in tasks}) == len(tasks)
     assert all(parse_task(t.string) == t for t in tasks)
     assert all(2 <= t.n_blocks <= 10 for t in tasks)
@@ -131,7 +140,8 @@ def test_cli_writes_the_split_files(tmp_path, split):
     assert main(["tasks", "split", "--out-dir", str(tmp_path / "tasks")]) == 0
     train = load_task_list(tmp_path / "tasks" / "train.txt")
     test = load_task_list(tmp_path / "tasks" / "test.txt")
-    assert (tuple(train), tuple(test)) == (split.train, split.test)
+    val = load_task_list(tmp_path / "tasks" / "val.txt")
+    assert (tuple(train), tuple(test), tuple(val)) == (split.train, split.test, split.val)
     assert (tmp_path / "tasks" / "train.txt").read_text().startswith("# train: 140 tasks")
 
 
@@ -143,6 +153,7 @@ def test_cli_seed_changes_the_split(tmp_path):
 def test_committed_split_files_match_the_generator(split):
     assert tuple(load_task_list(REPO / "config/tasks/train.txt")) == split.train
     assert tuple(load_task_list(REPO / "config/tasks/test.txt")) == split.test
+    assert tuple(load_task_list(REPO / "config/tasks/val.txt")) == split.val
 
 
 def test_load_task_list_names_the_bad_line(tmp_path):

@@ -17,7 +17,7 @@ from oneshot_ros.episode import OUTCOMES
 from oneshot_ros.tasks import parse_task, split_tasks
 
 NO_DEMO = "no_demonstration"  # the demonstrator failed on every demo seed: not evaluated
-SPLITS = ("train", "test", "other")
+SPLITS = ("train", "test", "val", "other")
 
 # Duan et al. 2017, Tables 3 (train) and 4 (test): success % by number of stages.
 PAPER_BC = {"train": {1: 99.1, 2: 93.7, 3: 86.9, 4: 76.7, 5: 65.4, 6: 52.4, 7: 37.5},
@@ -36,17 +36,17 @@ PAPER_COLUMNS = {"demo": PAPER_DEMO, "dagger": PAPER_DAGGER, "bc": PAPER_BC,
 
 
 @lru_cache(maxsize=1)
-def _split_sets() -> tuple[frozenset, frozenset]:
-    # split_tasks() is what config/tasks/{train,test}.txt hold (test_tasks checks the files).
+def _split_sets() -> dict[str, frozenset]:
+    # split_tasks() is what config/tasks/{train,test,val}.txt hold (test_tasks checks the files).
     split = split_tasks()
-    return frozenset(t.string for t in split.train), frozenset(t.string for t in split.test)
+    return {name: frozenset(t.string for t in getattr(split, name))
+            for name in ("train", "test", "val")}
 
 
 def split_of(task: str) -> str:
-    """'train' or 'test' by membership in config/tasks/{train,test}.txt, else 'other'."""
-    train, test = _split_sets()
+    """'train', 'test' or 'val' by membership in config/tasks/*.txt, else 'other'."""
     name = parse_task(task).string
-    return "train" if name in train else "test" if name in test else "other"
+    return next((split for split, tasks in _split_sets().items() if name in tasks), "other")
 
 
 def _rate(records: list[dict], key: str = "success") -> float | None:

@@ -15,7 +15,8 @@ import numpy as np
 SERIES = (("success_rate", "policy (ours)", "tab:blue"),
           ("demo_success_rate", "demonstrator (ours)", "tab:gray"),
           ("paper_bc", "BC (Duan et al.)", "tab:orange"))
-TITLES = {"train": "training tasks", "test": "test tasks (unseen)", "other": "other tasks"}
+TITLES = {"train": "training tasks", "test": "test tasks (unseen)",
+          "val": "validation tasks (unseen)", "other": "other tasks"}
 
 
 def plot_success_by_stages(summary: dict, path: str | Path) -> Path:
