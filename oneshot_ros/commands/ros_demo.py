@@ -21,11 +21,13 @@ from pathlib import Path
 from oneshot_ros.commands._args import (
     Once,
     check_video_path,
+    non_negative_int,
     positive_float,
     positive_int,
     seed_int,
 )
 from oneshot_ros.errors import InputError
+from oneshot_ros.tasks import parse_task
 
 DEFAULT_MODEL = "models/bc_all_stages"
 TEST_TASKS = Path(__file__).resolve().parents[2] / "config" / "tasks" / "test.txt"
@@ -39,7 +41,7 @@ def add_arguments(parser):
     parser.add_argument("--episodes", type=positive_int, default=3)
     parser.add_argument("--seed", type=seed_int, default=0, help="seed of the first episode")
     parser.add_argument("--demo-file", help="take the demonstration from this HDF5 file")
-    parser.add_argument("--demo-index", type=int, default=0)
+    parser.add_argument("--demo-index", type=non_negative_int, default=0)
     parser.add_argument("--time-scale", type=positive_float, default=1.0,
                         help="sim speed vs wall clock (default %(default)s: real time, as on "
                         "the robot); faster only if the imitator keeps up: on a busy 2-core "
@@ -58,9 +60,26 @@ def check_model(model: str) -> Path:
     return path.resolve()
 
 
-def default_task() -> str:
-    from oneshot_ros.tasks import parse_task
+def check_demo(demo_file: str, index: int, task) -> Path:
+    """The conditioning demonstration, read now: the imitator would otherwise fail in its own
+    process while this one waits minutes for it to load, or imitate with blocks it never sees."""
+    from oneshot_ros.data.storage import DemoReader
 
+    path = Path(demo_file)
+    if not path.exists():
+        raise InputError(f"--demo-file {path}: no such file; pass a file written by `oneshot-ros "
+                         "collect`, or leave --demo-file out to record one now")
+    with DemoReader(path) as reader:
+        demo = reader[index]
+    n_blocks = parse_task(demo.task).n_blocks
+    if n_blocks != task.n_blocks:
+        raise InputError(f"--demo-file {path} demo {index} shows {demo.task!r} ({n_blocks} "
+                         f"blocks) but --task {task.string!r} has {task.n_blocks}; pass a "
+                         f"demonstration with {task.n_blocks} blocks")
+    return path.resolve()
+
+
+def default_task() -> str:
     for line in TEST_TASKS.read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             return parse_task(line.strip()).string
@@ -90,16 +109,16 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from oneshot_ros.nodes.session import SimSession
-    from oneshot_ros.tasks import parse_task
 
     model = check_model(args.model)
     task = parse_task(args.task).string if args.task is not None else default_task()
     if args.video:
         check_video_path("--video", args.video)
+    demo_file, demo_index = None, args.demo_index
+    if args.demo_file:  # read now, before any node starts
+        demo_file = check_demo(args.demo_file, args.demo_index, parse_task(task))
     work = Path(tempfile.mkdtemp(prefix="oneshot-ros-demo-"))
-    if args.demo_file:
-        demo_file, demo_index = Path(args.demo_file).resolve(), args.demo_index
-    else:
+    if demo_file is None:
         demo_file, demo_index = record_demo(task, DEMO_SEED_OFFSET + args.seed, work / "demo.h5")
     start, results = time.perf_counter(), []
     with SimSession(work / "logs") as session:

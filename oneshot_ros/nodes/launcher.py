@@ -7,11 +7,15 @@
 
 Each child runs `python -m oneshot_ros.nodes.<name> --ros-args --params-file
 config/<name>.yaml -p key:=value ...`: the same parameter files the launch files use. Domain IDs
-isolate concurrent runs; discovery stays on this host.
+isolate concurrent runs; discovery stays on this host. Children die with their parent, even a
+SIGKILLed one (Linux: a parent-death signal), and each runs in its own process group, stopped as
+a group.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import itertools
 import json
 import os
@@ -21,6 +25,7 @@ import sys
 from pathlib import Path
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
 _counter = itertools.count()
 
 
@@ -61,8 +66,41 @@ def node_command(name: str, params: dict) -> list[str]:
     return command
 
 
+def _load_libc():
+    """libc for prctl on Linux; None elsewhere (no parent-death signal there)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc()  # once, here: between fork and exec the child should do as little as it can
+
+
+def node_preexec():
+    """A preexec_fn for a node: its own process group (a terminal's Ctrl-C then reaches only
+    us, and we stop the nodes in order; stop() signals the group), and SIGTERM when this
+    process dies, however it dies (a SIGKILL runs no cleanup here), so no node outlives the
+    command that started it. The parent-death signal is Linux's; elsewhere only the group.
+    Linux sends it when the starting *thread* ends: start nodes from a thread that lives as long
+    as they should (the ros-* commands and tests use the main thread)."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        os.setpgid(0, 0)  # not Popen(process_group=0): Python 3.10 (ROS 2 Humble) lacks it
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 class NodeProcesses:
-    """Child node processes; stop() sends SIGINT, then SIGKILL to any that linger."""
+    """Child node processes, each in its own process group; stop() sends SIGINT, then SIGKILL
+    to a group that lingers."""
 
     def __init__(self, env: dict[str, str], log_dir: str | Path):
         self.env, self.log_dir = env, Path(log_dir)
@@ -72,7 +110,8 @@ class NodeProcesses:
     def start(self, name: str, params: dict) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
         proc = subprocess.Popen(node_command(name, params), env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=node_preexec())
         log.close()  # the child holds its own descriptor
         self.procs[name] = proc
         return proc
@@ -90,11 +129,11 @@ class NodeProcesses:
     def stop(self, name: str, timeout_s: float = 5.0) -> None:
         proc = self.procs.pop(name)
         if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            _signal_group(proc, signal.SIGINT)
             try:
                 proc.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
 
     def stop_all(self) -> None:
@@ -106,3 +145,11 @@ class NodeProcesses:
 
     def __exit__(self, *exc) -> None:
         self.stop_all()
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    """Signal the node's process group (it leads it): anything it started goes too."""
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass  # exited between poll() and here
