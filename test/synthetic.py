@@ -21,6 +21,13 @@ def synthetic_episode(task: str, seed: int, noise: float = 0.0) -> Episode:
     return Episode(
         task=parsed.string, seed=seed, noise=noise,
         obs=rng.normal(size=(length, 3 * parsed.n_blocks + 2)),
-        actions=rng.normal(size=(length, 4)), expert_actions=rng.normal(size=(length, 4)),
+        actions=_actions(rng, length), expert_actions=_actions(rng, length),
         success=success, outcome=SUCCESS if success else MANIPULATION, stage_ends=ends,
     )
+
+
+def _actions(rng: np.random.Generator, length: int) -> np.ndarray:
+    """Plausible actions (storage refuses others): moves of at most 1.5 cm, grip +1 or -1."""
+    moves = rng.uniform(-0.015, 0.015, size=(length, 3))
+    grips = rng.choice([-1.0, 1.0], size=(length, 1))
+    return np.concatenate([moves, grips], axis=1)

@@ -17,6 +17,10 @@ Layout (format_version 1):
     /data/demo_<k>          attrs: task, seed, noise, success, outcome, length, n_blocks,
                                    stage_ends (int64 array), source, attempts (-1 = unknown)
 
+Checks: every demonstration's attributes when a file is opened (types, ranges, consistency with
+its task), its arrays when they are written or read (float32, finite, plausible magnitudes):
+one line naming the file, the demonstration and the field, never a NaN trained on later.
+
 Crash safety: the writer goes through `journal.JournaledFile`, so every `append` is one atomic
 commit (the demonstration and the new n_demos together, or neither); a killed writer leaves the
 file as of its last completed append, and the next open finishes or drops the interrupted commit.
@@ -36,12 +40,13 @@ import h5py
 import numpy as np
 
 from oneshot_ros import __version__
+from oneshot_ros.config import ConfigError, from_dict
 from oneshot_ros.data import journal
-from oneshot_ros.episode import Episode
+from oneshot_ros.episode import OUTCOMES, Episode
 from oneshot_ros.errors import FileFormatError, InputError, OutOfRangeError
 from oneshot_ros.robot import MIN_BLOCKS, ActionLayout, ObsLayout
 from oneshot_ros.tasks import TaskError, parse_task
-from oneshot_ros.world_config import with_defaults
+from oneshot_ros.world_config import WorldConfig, with_defaults
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +153,16 @@ def _json_attr(h5: h5py.File, key: str, path: Path):
     if key not in h5.attrs:
         raise DemoFormatError(f"{path} lacks its {key!r} attribute: damaged; re-collect it")
     try:
-        return json.loads(h5.attrs[key])
+        return json.loads(h5.attrs[key], parse_constant=_refuse_constant)
     except (TypeError, ValueError):
-        raise DemoFormatError(f"{path}: its {key!r} attribute is not valid JSON: damaged; "
-                              "re-collect it") from None
+        raise DemoFormatError(f"{path}: its {key!r} attribute is not valid JSON (or holds NaN "
+                              "or Infinity): damaged; re-collect it") from None
+
+
+def _refuse_constant(name: str):
+    """json.loads accepts NaN and Infinity, which no configuration holds (and `info --json`
+    could not print)."""
+    raise ValueError(f"{name} in JSON")
 
 
 def _check_layouts(h5: h5py.File, path: Path) -> None:
@@ -171,6 +182,10 @@ def world_config_of(h5: h5py.File, path: Path) -> dict:
     world = _json_attr(h5, "world_config", path)
     if not isinstance(world, dict):
         raise DemoFormatError(f"{path}: its world_config is not a mapping: damaged; re-collect it")
+    try:  # replay and training rebuild the world from it: refuse what WorldConfig refuses
+        from_dict(WorldConfig, world, "world_config")
+    except ConfigError as err:
+        raise DemoFormatError(f"{path}: its {err}: damaged; re-collect it") from None
     return world
 
 
@@ -197,6 +212,24 @@ def check_demo_arrays(where: str, task: str, arrays: dict[str, np.ndarray]) -> N
         if not finite.all():
             raise DemoFormatError(f"{where}: {key} holds NaN or inf (first at step "
                                   f"{int(np.argmin(finite))}); re-collect it")
+        _check_magnitude(where, key, array)
+
+
+# Plausible magnitudes: finite garbage (3e38) trains NaN weights as surely as a NaN does.
+# Observations are block offsets from the gripper and finger positions, metres within reach;
+# an action moves centimetres per step (max_step_m <= 0.1) and grips +1 (open) or -1 (close).
+MAX_ABS = {"obs": 10.0, "actions": 1.0, "expert_actions": 1.0}
+_PLAUSIBLE = {"obs": "observations are metres from the gripper, within +-10",
+              "actions": "actions are centimetre moves and grips of +-1, within +-1",
+              "expert_actions": "actions are centimetre moves and grips of +-1, within +-1"}
+
+
+def _check_magnitude(where: str, key: str, array: np.ndarray) -> None:
+    over = np.abs(array) > MAX_ABS[key]
+    if over.any():
+        step, column = (int(i) for i in np.argwhere(over)[0])
+        raise DemoFormatError(f"{where}: {key} holds {array[step, column]:.3g} at step {step}, "
+                              f"column {column}, but {_PLAUSIBLE[key]}; re-collect it")
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -334,6 +367,119 @@ def _checked_attrs(group: h5py.Group, where: str) -> dict:
     return attrs
 
 
+def _checked_meta(group: h5py.Group, where: str) -> dict:
+    """The demonstration's attributes, typed, in range and consistent with its task.
+
+    Checked for every demonstration when a file is opened (no array is read), so a damaged
+    attribute is one clear line, not a crash or a wrong summary later. Whether `length` matches
+    the arrays is checked when they are read (_check_demo_length): a damaged array refuses its
+    demonstration only.
+    """
+    attrs = _checked_attrs(group, where)
+    task = parse_task(attrs["task"])
+    meta = {**attrs,
+            "seed": _integer(attrs, "seed", where, minimum=0),
+            "noise": _real(attrs, "noise", where, 0.0, MAX_ABS["actions"]),
+            "success": _boolean(attrs, "success", where),
+            "outcome": _one_of(attrs, "outcome", where, OUTCOMES),
+            "source": _text(attrs, "source", where),
+            "length": _integer(attrs, "length", where, minimum=1, default=_rows(group)),
+            "n_blocks": _integer(attrs, "n_blocks", where, minimum=1, default=task.n_blocks),
+            "attempts": _integer(attrs, "attempts", where, minimum=-1, default=-1)}
+    if meta["n_blocks"] != task.n_blocks:
+        raise DemoFormatError(f"{where}: n_blocks={meta['n_blocks']} but task "
+                              f"{meta['task']!r} has {task.n_blocks} blocks: damaged; "
+                              "re-collect it")
+    meta["stage_ends"] = _stage_ends(attrs["stage_ends"], meta["length"], task.n_stages, where)
+    return meta
+
+
+def _rows(group: h5py.Group) -> int:
+    """Steps stored, from the obs header (files that predate the `length` attribute)."""
+    obs = group.get("obs")
+    return int(obs.shape[0]) if obs is not None and len(obs.shape) == 2 else -1
+
+
+def _check_demo_length(where: str, meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    if len(arrays["obs"]) != meta["length"]:
+        raise DemoFormatError(f"{where}: length={meta['length']} but obs holds "
+                              f"{len(arrays['obs'])} steps: damaged; re-collect it")
+
+
+def _stage_ends(value, length: int, n_stages: int, where: str) -> list[int]:
+    """Steps at which each stage first held: at most one per stage, in order, within the demo
+    (two stages may end at one step, so equal neighbours are fine)."""
+    ends = np.asarray(value)
+    if ends.ndim != 1 or (ends.size and not np.issubdtype(ends.dtype, np.integer)):
+        raise DemoFormatError(f"{where}: stage_ends={_shown(value)} is not a list of step "
+                              "indices: damaged; re-collect it")
+    problem = ("more ends than the task's stages" if len(ends) > n_stages
+               else "not in increasing order" if np.any(np.diff(ends) < 0)
+               else f"outside the demo's steps 0..{length - 1}" if np.any((ends < 0)
+                                                                         | (ends >= length))
+               else None)
+    if problem:
+        raise DemoFormatError(f"{where}: stage_ends={_shown(value)} is {problem}: damaged; "
+                              "re-collect it")
+    return [int(s) for s in ends]
+
+
+_NO_DEFAULT = object()
+
+
+def _integer(attrs: dict, name: str, where: str, minimum: int, default=_NO_DEFAULT) -> int:
+    if name not in attrs and default is not _NO_DEFAULT:
+        return default
+    value = attrs[name]
+    if not _is_integer(value) or value < minimum:
+        raise DemoFormatError(f"{where}: {name}={_shown(value)} is not an integer >= {minimum}: "
+                              "damaged; re-collect it")
+    return int(value)
+
+
+def _is_integer(value) -> bool:
+    return np.ndim(value) == 0 and np.issubdtype(np.asarray(value).dtype, np.integer)
+
+
+def _real(attrs: dict, name: str, where: str, low: float, high: float) -> float:
+    value = attrs[name]
+    kind = np.asarray(value).dtype
+    if not (np.ndim(value) == 0 and (np.issubdtype(kind, np.floating) or _is_integer(value))
+            and low <= float(value) <= high):  # NaN fails the comparison
+        raise DemoFormatError(f"{where}: {name}={_shown(value)} is not a number in "
+                              f"{low:g}..{high:g}: damaged; re-collect it")
+    return float(value)
+
+
+def _boolean(attrs: dict, name: str, where: str) -> bool:
+    value = attrs[name]
+    if not (isinstance(value, bool | np.bool_) or (_is_integer(value) and value in (0, 1))):
+        raise DemoFormatError(f"{where}: {name}={_shown(value)} is not true or false: damaged; "
+                              "re-collect it")
+    return bool(value)
+
+
+def _one_of(attrs: dict, name: str, where: str, choices: Sequence[str]) -> str:
+    value = attrs[name]
+    if not isinstance(value, str) or value not in choices:
+        raise DemoFormatError(f"{where}: {name}={_shown(value)} is not one of {list(choices)}: "
+                              "damaged; re-collect it")
+    return value
+
+
+def _text(attrs: dict, name: str, where: str) -> str:
+    value = attrs[name]
+    if not isinstance(value, str) or not value:
+        raise DemoFormatError(f"{where}: {name}={_shown(value)} is not a name: damaged; "
+                              "re-collect it")
+    return value
+
+
+def _shown(value) -> str:
+    """numpy scalars and arrays as plain Python values (np.int64(-5) -> -5)."""
+    return repr(value.tolist() if isinstance(value, np.ndarray | np.generic) else value)
+
+
 # --- reading ---------------------------------------------------------------------------------
 def shard_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     """A file, several files, or directories of *.h5 shards -> sorted list of files."""
@@ -355,23 +501,29 @@ def shard_paths(paths: str | Path | Iterable[str | Path]) -> list[Path]:
 class DemoReader:
     """Read-only view of one or more demonstration files as one indexed collection."""
 
-    def __init__(self, paths: str | Path | Sequence[str | Path]):
+    def __init__(self, paths: str | Path | Sequence[str | Path], keep_bad: bool = False):
+        """`keep_bad`: note a demonstration with damaged attributes in `bad` (index -> why) and
+        leave it out of `tasks` instead of refusing the whole collection (`oneshot-ros info`
+        lists them; training and replay must refuse)."""
         self.paths = shard_paths(paths)
         self._files: list[h5py.File] = []
         self._index: list[tuple[int, str]] = []  # global index -> (file number, group name)
+        self.bad: dict[int, str] = {}
         try:
             for number, path in enumerate(self.paths):
                 self._add(number, path)
+            self._meta = [self._attrs(i, keep_bad) for i in range(len(self))]
         except BaseException:
             self.close()
             raise
         self.tasks: dict[str, list[int]] = {}
-        self._meta = [self._attrs(i) for i in range(len(self))]
         for i, meta in enumerate(self._meta):
-            self.tasks.setdefault(meta["task"], []).append(i)
-        if len(self.keys()) < len(self):
+            if meta is not None:
+                self.tasks.setdefault(meta["task"], []).append(i)
+        usable = len(self) - len(self.bad)
+        if len(self.keys()) < usable:
             log.warning("%s: %d demonstrations repeat a (task, seed) of another; overlapping "
-                        "shards?", self.paths, len(self) - len(self.keys()))
+                        "shards?", self.paths, usable - len(self.keys()))
 
     def _add(self, number: int, path: Path) -> None:
         h5 = _open_h5(path)
@@ -395,10 +547,13 @@ class DemoReader:
     def __len__(self) -> int:
         return len(self._index)
 
-    def _group(self, index: int) -> h5py.Group:
+    def _check_index(self, index: int) -> None:
         if not -len(self) <= index < len(self):
             raise OutOfRangeError(f"demonstration {index} out of range: there are {len(self)} "
                                   f"(indices 0..{len(self) - 1}, or -{len(self)}..-1)")
+
+    def _group(self, index: int) -> h5py.Group:
+        self._check_index(index)
         number, name = self._index[index]
         return self._files[number][DATA][name]
 
@@ -406,19 +561,41 @@ class DemoReader:
         number, name = self._index[index]
         return f"{self.paths[number]} {name} (demonstration {index % len(self)})"
 
-    def _attrs(self, index: int) -> dict:
-        attrs = _checked_attrs(self._group(index), self._where(index))
-        attrs["stage_ends"] = [int(s) for s in attrs["stage_ends"]]
-        for key in ("seed", "length", "n_blocks", "attempts"):
-            attrs[key] = int(attrs.get(key, -1))
-        return attrs
+    def _attrs(self, index: int, keep_bad: bool) -> dict | None:
+        try:
+            return _checked_meta(self._group(index), self._where(index))
+        except DemoFormatError as err:
+            if not keep_bad:
+                raise
+            self.bad[index] = str(err)
+            return None
 
     def meta(self, index: int) -> dict:
         """The attributes of demonstration `index` (no arrays are read)."""
-        return dict(self._meta[index])
+        return dict(self._usable_meta(index))
+
+    def _usable_meta(self, index: int) -> dict:
+        self._check_index(index)
+        meta = self._meta[index]
+        if meta is None:  # only with keep_bad
+            raise DemoFormatError(self.bad[index % len(self)])
+        return meta
+
+    def check_all(self) -> dict[int, str]:
+        """Read every demonstration's arrays too (all of them: slow on big files); returns
+        `bad`, index -> why that demonstration cannot be used, for each one that cannot."""
+        for index in range(len(self)):
+            if index not in self.bad:
+                try:
+                    self._arrays(index)
+                except DemoFormatError as err:
+                    self.bad[index] = str(err)
+        self.bad = dict(sorted(self.bad.items()))
+        return dict(self.bad)
 
     def __getitem__(self, index: int) -> Episode:
-        arrays, meta = self._arrays(index), self._meta[index]
+        meta = self._usable_meta(index)
+        arrays = self._arrays(index)
         return Episode(
             task=meta["task"], seed=meta["seed"], noise=float(meta["noise"]),
             obs=arrays["obs"], actions=arrays["actions"],
@@ -434,11 +611,13 @@ class DemoReader:
         if missing:
             raise DemoFormatError(f"{where} lacks the array(s) {missing}: damaged; re-collect it")
         arrays = {key: group[key][()] for key in ARRAYS}
-        check_demo_arrays(where, self._meta[index]["task"], arrays)
+        meta = self._usable_meta(index)
+        check_demo_arrays(where, meta["task"], arrays)
+        _check_demo_length(where, meta, arrays)
         return arrays
 
     def keys(self) -> set[tuple[str, int]]:
-        return {(m["task"], m["seed"]) for m in self._meta}
+        return {(m["task"], m["seed"]) for m in self._meta if m is not None}
 
     def close(self) -> None:
         for h5 in self._files:

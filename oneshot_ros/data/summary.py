@@ -11,8 +11,13 @@ from oneshot_ros.tasks import parse_task
 
 
 def summarize(reader: DemoReader) -> dict:
-    """One JSON-able dict (the `oneshot-ros info --json` object)."""
-    metas = [reader.meta(i) for i in range(len(reader))]
+    """One JSON-able dict (the `oneshot-ros info --json` object).
+
+    "demos" counts every stored demonstration; the figures cover the usable ones, and
+    "bad_demos" lists the others (index, why) as far as the reader knows them: a reader opened
+    with keep_bad=True and check_all() knows them all.
+    """
+    metas = [reader.meta(i) for i in range(len(reader)) if i not in reader.bad]
     lengths = np.array([m["length"] for m in metas], dtype=np.int64)
     attempts = [m["attempts"] for m in metas if m["attempts"] > 0]
     stages = Counter(parse_task(m["task"]).n_stages for m in metas)
@@ -20,8 +25,9 @@ def summarize(reader: DemoReader) -> dict:
         "format_version": reader.format_version,
         "files": [str(p) for p in reader.paths],
         "bytes": sum(p.stat().st_size for p in reader.paths),
-        "demos": len(metas),
-        "tasks": {task: len(ix) for task, ix in sorted(reader.tasks.items())},
+        "demos": len(reader),
+        "bad_demos": [{"index": i, "problem": why} for i, why in sorted(reader.bad.items())],
+        "tasks": dict(sorted(Counter(m["task"] for m in metas).items())),
         "demos_by_stages": {str(k): stages[k] for k in sorted(stages)},
         "mean_length": float(lengths.mean()) if len(lengths) else 0.0,
         "length": _range(lengths),

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +36,14 @@ from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
 from oneshot_ros.train.distributed import DistributedContext, unwrap, wrap_model
-from oneshot_ros.train.step import bc_step, eval_metrics, make_optimizer
+from oneshot_ros.train.step import (
+    TrainingDivergedError,
+    bc_loss,
+    bc_step,
+    check_finite,
+    eval_metrics,
+    make_optimizer,
+)
 
 log = logging.getLogger(__name__)
 DataPaths = str | Path | list[str | Path]  # one .h5 file, a shard directory, or several
@@ -73,6 +82,16 @@ class TrainConfig:
                      "val_batches", "checkpoint_every", "rollout_tasks", "rollout_episodes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: use a positive integer")
+        for name in ("max_stages", "seed", "torch_threads", "rollout_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)}: use 0 or a positive integer")
+        if not (math.isfinite(self.lr) and self.lr > 0):  # NaN fails every comparison
+            raise ValueError(f"lr={self.lr}: use a positive finite learning rate, e.g. 0.001")
+        if not self.max_grad_norm > 0:  # inf is allowed: no clipping
+            raise ValueError(f"max_grad_norm={self.max_grad_norm}: use a positive norm, e.g. 10")
+        if not self.time_budget_s >= 0:
+            raise ValueError(f"time_budget_s={self.time_budget_s}: use seconds >= 0 (0: no "
+                             "limit)")
         if self.min_stages < 1 or (self.max_stages and self.min_stages > self.max_stages):
             raise ValueError(f"min_stages={self.min_stages}: use 1 .. max_stages "
                              f"({self.max_stages or 'no limit'})")
@@ -120,15 +139,35 @@ def load_datasets(data: DataPaths, cfg: TrainConfig):
                              f"{data} has that many stages; widen min_stages/max_stages")
         train_idx = [i for i in train_idx if reader.meta(i)["task"] in keep]
         val_idx = [i for i in val_idx if reader.meta(i)["task"] in keep]
+    _check_pairable(reader, train_idx)
     stage_ends = cfg.policy.variant == "snapshot"
     train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=cfg.pairs_per_task,
                                           seed=cfg.seed, with_stage_ends=stage_ends,
                                           retime_probability=cfg.demo_retime)
     val = None
-    if val_idx:
+    if val_idx and _pairable(reader, val_idx):
         val = PairedDemoDataset.from_reader(reader, val_idx, pairs_per_task=cfg.pairs_per_task,
                                             seed=cfg.seed + 1, with_stage_ends=stage_ends)
     return train, val, reader
+
+
+def _pairable(reader: DemoReader, indices: list[int]) -> bool:
+    """Whether PairedDemoDataset has an item: a task with 2 demos, one of them a successful
+    demonstration to condition on."""
+    metas = [reader.meta(i) for i in indices]
+    counts = Counter(m["task"] for m in metas)
+    return any(counts[m["task"]] >= 2 for m in metas
+               if m["success"] and m["source"] not in LEARNER_SOURCES)
+
+
+def _check_pairable(reader: DemoReader, indices: list[int]) -> None:
+    """Refused before any demo is read, in one line (the dataset would raise a bare error)."""
+    if not _pairable(reader, indices):
+        paths = " ".join(str(p) for p in reader.paths)
+        tasks = len({reader.meta(i)["task"] for i in indices})
+        raise InputError(f"--data {paths}: no task has 2 demonstrations, one of them successful "
+                         f"({len(indices)} demos of {tasks} tasks); collect at least 2 per task "
+                         "(`oneshot-ros collect --demos-per-task 2`)")
 
 
 def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = False,
@@ -174,7 +213,11 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
     for it in bar:
         torch.manual_seed(_step_seed(cfg.seed, ctx.rank, it))  # temporal dropout: exact resume
         batch = {k: v.to(ctx.device) for k, v in sampler.batch(it).items()}
-        record = {"iteration": it + 1, **bc_step(wrapped, optimizer, batch, cfg.max_grad_norm)}
+        try:
+            record = {"iteration": it + 1,
+                      **bc_step(wrapped, optimizer, batch, cfg.max_grad_norm)}
+        except TrainingDivergedError as err:
+            raise _diverged(err, it + 1, "before the optimizer step", out, cfg) from None
         elapsed = time.perf_counter() - t0
         record["samples_s"] = (it + 1 - start) * samples_per_iter * ctx.world_size / elapsed
         if val_batches and ((it + 1) % cfg.val_every == 0 or it + 1 == cfg.iterations):
@@ -192,6 +235,7 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
         if ctx.is_main:
             _append_jsonl(metrics_file, record)
             if (it + 1) % cfg.checkpoint_every == 0 or it + 1 == cfg.iterations or out_of_time:
+                _check_saveable(unwrap(wrapped), batch, it + 1, out, cfg)
                 provenance.update(iterations=it + 1, wall_s=record["wall_s"])
                 checkpoint.save(unwrap(wrapped), out, provenance)
                 state.save(out, optimizer, it + 1, record["wall_s"], cfg)
@@ -201,6 +245,35 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
     if ctx.is_main:
         plot_curves(metrics_file, out / "curves.png")
     return record
+
+
+def _check_saveable(model: OneShotPolicy, batch: dict, iteration: int, out: Path,
+                    cfg: TrainConfig) -> None:
+    """The step was finite, but the weights it made may not be (or may overflow on the next
+    forward pass): a checkpoint is only written when they and their loss are finite. The
+    unwrapped model: a DDP forward on rank 0 alone would wait for the other ranks."""
+    try:
+        check_finite({f"weight {name}": value for name, value in model.named_parameters()})
+        with torch.no_grad():
+            check_finite({"loss with the new weights": bc_loss(model, batch)})
+    except TrainingDivergedError as err:
+        raise _diverged(err, iteration, "after the optimizer step", out, cfg) from None
+
+
+def _diverged(err: TrainingDivergedError, iteration: int, when: str, out: Path,
+              cfg: TrainConfig) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"training diverged at iteration {iteration}: {err} {when}; nothing of it was saved "
+        f"({_last_checkpoint(out)}); lower lr (now {cfg.lr:g}) or check the data with "
+        "`oneshot-ros info`")
+
+
+def _last_checkpoint(out: Path) -> str:
+    try:
+        iteration = json.loads((out / state.META).read_text())["iteration"]
+    except (OSError, ValueError, KeyError):
+        return f"no checkpoint in {out}"
+    return f"{out} keeps the checkpoint of iteration {iteration}"
 
 
 def _step_seed(seed: int, rank: int, iteration: int) -> int:

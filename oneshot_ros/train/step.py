@@ -12,7 +12,12 @@ import torch
 from torch import nn
 
 from oneshot_ros.data import batch as keys
+from oneshot_ros.errors import InputError
 from oneshot_ros.train.distributed import unwrap
+
+
+class TrainingDivergedError(InputError):
+    """A non-finite loss or gradient: refused before the optimizer changes any weight."""
 
 
 def bc_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -23,15 +28,26 @@ def bc_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def bc_step(model: nn.Module, optimizer: torch.optim.Optimizer,
             batch: dict[str, torch.Tensor], max_grad_norm: float | None = None) -> dict:
-    """One optimizer step on `batch` -> {"loss": float, "grad_norm": float}."""
+    """One optimizer step on `batch` -> {"loss": float, "grad_norm": float}.
+
+    Raises TrainingDivergedError, with the weights untouched, when the loss or the gradient is
+    NaN or inf: one such step makes every weight NaN, and training on would only hide it.
+    """
     model.train()
     optimizer.zero_grad(set_to_none=True)
     loss = bc_loss(model, batch)
-    loss.backward()
+    loss.backward()  # also with a NaN loss: DDP's ranks must all reach the gradient all-reduce
     norm = max_grad_norm if max_grad_norm is not None else float("inf")
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), norm)
+    check_finite({"loss": loss, "gradient norm": grad_norm})
     optimizer.step()
     return {"loss": float(loss.detach()), "grad_norm": float(grad_norm)}
+
+
+def check_finite(values: dict[str, torch.Tensor]) -> None:
+    for name, value in values.items():
+        if not bool(torch.isfinite(value.detach()).all()):
+            raise TrainingDivergedError(f"the {name} is {float(value.detach().max())}")
 
 
 @torch.no_grad()
