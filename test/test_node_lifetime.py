@@ -34,7 +34,8 @@ def test_ros_demo_refuses_a_bad_demo_before_starting_nodes(capsys, tmp_path, tin
                     "demo 0 shows 'ab' (2 blocks) but --task 'abc' has 3; pass a "
                     "demonstration with 3 blocks")
     _one_line_error(capsys, [*ros_demo, "--task", "ab", "--demo-file", ab_demo_file,
-                             "--demo-index", "5"], "demonstration 5 out of range")
+                             "--demo-index", "5"],
+                    f"--demo-index 5: {ab_demo_file} holds 1 demonstration; use 0..0")
     _one_line_error(capsys, ["ros-demo", "--model", tmp_path / "no_model", "--task", "ab"],
                     "no trained model at")
 

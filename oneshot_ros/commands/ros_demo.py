@@ -63,20 +63,28 @@ def check_model(model: str) -> Path:
 def check_demo(demo_file: str, index: int, task) -> Path:
     """The conditioning demonstration, read now: the imitator would otherwise fail in its own
     process while this one waits minutes for it to load, or imitate with blocks it never sees."""
-    from oneshot_ros.data.storage import DemoReader
-
     path = Path(demo_file)
     if not path.exists():
         raise InputError(f"--demo-file {path}: no such file; pass a file written by `oneshot-ros "
                          "collect`, or leave --demo-file out to record one now")
-    with DemoReader(path) as reader:
-        demo = reader[index]
-    n_blocks = parse_task(demo.task).n_blocks
-    if n_blocks != task.n_blocks:
-        raise InputError(f"--demo-file {path} demo {index} shows {demo.task!r} ({n_blocks} "
-                         f"blocks) but --task {task.string!r} has {task.n_blocks}; pass a "
-                         f"demonstration with {task.n_blocks} blocks")
+    demo_task = parse_task(_demo_at(path, index).task)
+    if demo_task.n_blocks != task.n_blocks:
+        raise InputError(f"--demo-file {path} demo {index} shows {demo_task.string!r} "
+                         f"({demo_task.n_blocks} blocks) but --task {task.string!r} has "
+                         f"{task.n_blocks}; pass a demonstration with {task.n_blocks} blocks")
     return path.resolve()
+
+
+def _demo_at(path: Path, index: int):
+    """Demonstration `index` of `path` (arrays checked as the imitator will read them)."""
+    from oneshot_ros.data.storage import DemoReader
+
+    with DemoReader(path) as reader:
+        n = len(reader)
+        if index >= n:
+            raise InputError(f"--demo-index {index}: {path} holds {n} demonstration"
+                             f"{'' if n == 1 else 's'}" + (f"; use 0..{n - 1}" if n else ""))
+        return reader[index]
 
 
 def default_task() -> str:
