@@ -63,7 +63,8 @@ class TrajectoryFollower:
         if not period_s > 0:
             raise ValueError(f"period_s={period_s}: use a positive control period")
         if lead_periods is not None and not lead_periods > 0:
-            raise ValueError(f"lead_periods={lead_periods}: use a positive number of periods (None: no bound)")
+            raise ValueError(f"lead_periods={lead_periods}: use a positive number of periods "
+                             "(None: no bound)")
         self.period_s, self.open_loop = period_s, open_loop
         self.max_step = np.asarray(max_velocity, dtype=np.float64) * period_s  # (J,) or ()
         if not np.all(self.max_step > 0):  # a negative limit would move every joint backwards

@@ -28,17 +28,17 @@ def test_a_reversing_burst_stays_within_every_joint_velocity_limit(ros_session):
     ros_session.wait_for_service("/sim_driver/status")
     ros_session.ros.spin_for(0.5)
     first = len(states)
-    for burst in range(2):
+    for _burst in range(2):
         for k in range(200):
             arm.publish(conv.arm_trajectory(np.array(HOME_ARM) + (1.0 if k % 2 else -1.0),
                                             0.01))
             ros_session.ros.spin_for(0.002)
         ros_session.ros.spin_for(0.5)
-    velocities = np.array([[dict(zip(msg.name, msg.velocity))[name] for name in ARM_JOINTS]
-                           for _, msg in states[first:]])  # (K, 7), mean over each period
+    by_name = [dict(zip(msg.name, msg.velocity, strict=True)) for _, msg in states[first:]]
+    velocities = np.array([[v[name] for name in ARM_JOINTS] for v in by_name])  # (K, 7)
     assert len(velocities) > 20
     ratio = np.abs(velocities).max(axis=0) / VELOCITY_LIMITS
-    assert ratio.max() <= 1.0, dict(zip(ARM_JOINTS, ratio.round(2)))
+    assert ratio.max() <= 1.0, dict(zip(ARM_JOINTS, ratio.round(2), strict=True))
     assert ratio.max() > 0.4  # the burst did move the arm
 
 

@@ -22,4 +22,6 @@ def test_node_module_has_main_and_a_usage_docstring(name):
     assert callable(module.main)
     assert f"oneshot_ros.nodes.{name}" in module.__doc__  # how to run it without launch
     source = Path(module.__file__).read_text()
-    assert "rclpy.try_shutdown()" in source and "ExternalShutdownException" in source
+    assert "run_node(" in source  # the shared main: one-line parameter errors, clean shutdown
+    shared = Path(module.__file__).with_name("common.py").read_text()
+    assert "rclpy.try_shutdown()" in shared and "ExternalShutdownException" in shared

@@ -23,7 +23,8 @@ RULE = (
 
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    split = sub.add_parser("split", help="write train.txt, test.txt and val.txt (140 + 43 + 27 tasks)")
+    split = sub.add_parser("split", help="write train.txt, test.txt and val.txt (140 + 43 + 27 "
+                           "tasks)")
     split.add_argument("--out-dir", default="config/tasks", help="output directory")
     split.add_argument("--seed", type=int, default=SPLIT_SEED, help="split seed")
 

@@ -63,16 +63,18 @@ def run_node(factory, args=None) -> None:
     """A node's main: spin it. A refused parameter at start-up is one stderr line and exit 2,
     a missing optional package one line and exit 1 (no traceback either way)."""
     warnings.formatwarning = _one_line_warning  # numpy's warnings: one log line, not three
+    module = factory.__module__  # "__main__" under python -m: the file then names the node
+    name = Path(sys.argv[0]).stem if module == "__main__" else module.rsplit(".", 1)[-1]
     rclpy.init(args=args)
     node, code = None, 0
     try:
         node = factory()
         rclpy.spin(node)
     except params.ParameterError as err:
-        print(f"{factory.__name__}: {err}", file=sys.stderr)
+        print(f"{name}: {err}", file=sys.stderr)
         code = 2
     except MissingDependency as err:
-        print(f"{factory.__name__}: {err}", file=sys.stderr)
+        print(f"{name}: {err}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         pass

@@ -134,8 +134,8 @@ def block_positions(msg: PoseArray, n_blocks: int | None = None,
         raise MessageError(f"PoseArray has {len(msg.poses)} poses; the task has {n_blocks} blocks")
     xyz = [(p.position.x, p.position.y, p.position.z) for p in msg.poses]
     xyz = _finite(xyz, "block poses").reshape(len(msg.poses), 3)
-    for axis, (low, high) in zip("xyz", BLOCK_WORKSPACE_M):
-        column = xyz[:, "xyz".index(axis)]
+    for k, (low, high) in enumerate(BLOCK_WORKSPACE_M):
+        column, axis = xyz[:, k], "xyz"[k]
         if np.any((column < low) | (column > high)):
             raise MessageError(f"a block pose has {axis} = {column[np.argmax(np.abs(column))]:g} "
                                f"m, outside [{low}, {high}] m of {frame_id}: message dropped")
