@@ -221,3 +221,34 @@ def test_train_refuses_data_without_two_demos_of_any_task(capsys, tmp_path):
                              tmp_path / "model"],
                     f"--data {data}: no task has 2 demonstrations, one of them successful "
                     "(3 demos of 3 tasks); collect at least 2 per task")
+
+
+# --- a policy whose finite weights overflow ---------------------------------------------------
+def _overflowing_model(path: Path) -> Path:
+    """Finite weights (the checkpoint loads) whose outputs overflow to NaN/inf."""
+    from policy_data import tiny_config
+
+    from oneshot_ros.policy import checkpoint
+    from oneshot_ros.policy.modeling import OneShotPolicy
+
+    model = OneShotPolicy(tiny_config())
+    state = model.state_dict()
+    for name, value in state.items():
+        if name.endswith("bias"):
+            value.fill_(3e38)
+    model.load_state_dict(state)
+    return checkpoint.save(model, path)
+
+
+def test_eval_of_a_policy_that_outputs_nan_is_one_line_and_keeps_finished_episodes(
+        capsys, tmp_path):
+    model, out = _overflowing_model(tmp_path / "overflowing"), tmp_path / "eval"
+    argv = ["eval", "--model", model, "--task", "ab", "--episodes", 2, "--workers", 1,
+            "--no-demo-baseline", "--quiet", "--out", out]
+    nan = "the policy's outputs are NaN or inf"
+    _one_line_error(capsys, argv, f"--model {model}, task 'ab' episode 0: {nan}",
+                    f"0 finished episode(s) kept in {out / 'episodes.jsonl'}")
+    finished = json.dumps({"task": "ab", "index": 0, "success": False}) + "\n"
+    (out / "episodes.jsonl").write_text(finished)  # an earlier run's episode 0
+    _one_line_error(capsys, argv, f"task 'ab' episode 1: {nan}", "1 finished episode(s) kept")
+    assert (out / "episodes.jsonl").read_text() == finished

@@ -6,11 +6,14 @@ Checked before any work starts, so a bad value costs the user a one-line error, 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from oneshot_ros.errors import InputError
+from oneshot_ros.errors import FileBusyError, InputError
 
 VIDEO_SUFFIXES = (".mp4", ".gif")
 
@@ -85,8 +88,16 @@ def check_noise(flag: str, noise: float, max_step_m: float) -> float:
     return noise
 
 
+def check_not_empty(flag: str, text: str | Path) -> None:
+    """`--out ""` is Path("."): the command would write into the current directory."""
+    if isinstance(text, str) and not text.strip():
+        raise InputError(f"{flag} {text!r} is empty; pass a path (an empty one would write into "
+                         "the current directory)")
+
+
 def check_output_dir(flag: str, path: str | Path) -> Path:
     """A directory that exists or can be created: no regular file on the way, writable."""
+    check_not_empty(flag, path)
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise InputError(f"{flag} {path} is a file; pass a directory")
@@ -104,6 +115,7 @@ def check_video_path(flag: str, path: str | Path) -> Path:
 
 def check_output_file(flag: str, path: str | Path) -> Path:
     """A file name (not a directory) whose folder exists or can be created and is writable."""
+    check_not_empty(flag, path)
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{flag} {path} is a directory; pass a file name")
@@ -132,3 +144,35 @@ def _probe_write(flag: str, path: Path, directory: Path) -> None:
     except OSError as err:
         raise InputError(f"{flag} {path}: cannot create a file in {directory} "
                          f"({err.strerror or err})") from None
+
+
+LOCK_FILE = ".oneshot-ros.lock"
+
+
+@contextmanager
+def locked_output_dir(flag: str, path: str | Path) -> Iterator[Path]:
+    """Create the directory and hold it for this process: two runs writing into one --out
+    interleave their files (two evals: 12 lines for 6 episodes). An exclusive flock, as collect
+    holds on its file (data/journal.py), on a lock file holding our pid; the kernel releases it
+    when the process ends, however it ends. The file stays: unlinking it would race."""
+    path = check_output_dir(flag, path)
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FileBusyError(f"{flag} {path} is in use by another running oneshot-ros "
+                                f"(pid {_holder(fd)}); wait for it to finish (or stop it), or "
+                                f"pass another {flag}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """The pid the holder wrote (it may not have yet)."""
+    text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+    return text if text.isdigit() else "unknown"

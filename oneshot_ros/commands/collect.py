@@ -19,6 +19,7 @@ from pathlib import Path
 from oneshot_ros.collect import MAX_ATTEMPTS
 from oneshot_ros.commands._args import (
     check_noise,
+    check_not_empty,
     check_output_dir,
     check_output_file,
     positive_int,
@@ -82,6 +83,7 @@ def run(args) -> int:
 
 
 def _output_path(out: str, shard: tuple[int, int]) -> Path:
+    check_not_empty("--out", out)
     path = Path(out)
     if out.endswith(os.sep) or path.is_dir():
         check_output_dir("--out", path).mkdir(parents=True, exist_ok=True)

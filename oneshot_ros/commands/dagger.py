@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from oneshot_ros.commands._args import locked_output_dir
 from oneshot_ros.errors import InputError
 
 
@@ -45,8 +46,9 @@ def run(args) -> int:
     tasks = [t.string for t in load_task_list(args.tasks)]
     if not tasks:
         raise InputError(f"--tasks {args.tasks} lists no tasks; write one task per line")
-    log = dagger(cfg, args.model, args.data, tasks, args.out, workers=args.workers,
-                 progress=not args.json, rollout_check=rollout_success)
+    with locked_output_dir("--out", args.out):  # one run at a time resumes it
+        log = dagger(cfg, args.model, args.data, tasks, args.out, workers=args.workers,
+                     progress=not args.json, rollout_check=rollout_success)
     if args.json:
         print(json.dumps(log))
     else:

@@ -39,6 +39,7 @@ from oneshot_ros.commands._args import (
     check_noise,
     check_output_dir,
     key_value,
+    locked_output_dir,
     non_negative_int,
     positive_int,
 )
@@ -96,7 +97,6 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from oneshot_ros.evaluate.report import EvalDir
     from oneshot_ros.evaluate.runner import EnvRunner, ModelFactory
 
     tasks = _select(_load_tasks(args), args.max_tasks_per_stage)
@@ -107,17 +107,17 @@ def run(args) -> int:
     config = dataclasses.replace(config, world_config=_world(factory, args.world))
     runner = EnvRunner(tasks, config)
     settings = _settings(factory, config, args.ros and dict(args.imitator_param))
+    with locked_output_dir("--out", args.out):  # two evals into one --out interleave
+        return _evaluate(args, runner, factory, settings)
+
+
+def _evaluate(args, runner, factory, settings: dict) -> int:
+    """The episodes into --out (resumed), then summary.json, fig3.png and the table."""
+    from oneshot_ros.evaluate.report import EvalDir
+
     out = EvalDir(args.out, settings)
     start = time.perf_counter()
-    rejected = []
-    for result in _episodes(runner, factory, args, out.done()):
-        if not result.record.get("valid", True):  # the loop did not keep up: not the policy's
-            rejected.append(result.record)
-            _append_rejected(Path(args.out), result.record)
-            continue
-        out.append(result.record)
-        if result.attention is not None:
-            _attention_figure(result.attention, Path(args.out))
+    rejected = _run_episodes(runner, factory, args, out)
     if rejected:
         raise InputError(f"{len(rejected)} episodes missed control periods (or answered late) "
                          f"at --time-scale "
@@ -135,6 +135,27 @@ def run(args) -> int:
 
 
 REJECTED_FILE = "rejected.jsonl"
+
+
+def _run_episodes(runner, factory, args, out) -> list[dict]:
+    """Append each episode to --out as it ends; returns those set aside (--ros, late). A
+    policy that outputs NaN or inf ends the run in one line; the episodes before it stay."""
+    from oneshot_ros.policy.imitator import NonFiniteActionError
+
+    rejected = []
+    try:
+        for result in _episodes(runner, factory, args, out.done()):
+            if not result.record.get("valid", True):  # the loop did not keep up: not the policy's
+                rejected.append(result.record)
+                _append_rejected(Path(args.out), result.record)
+                continue
+            out.append(result.record)
+            if result.attention is not None:
+                _attention_figure(result.attention, Path(args.out))
+    except NonFiniteActionError as err:
+        raise InputError(f"--model {args.model}, {err}; {len(out.records)} finished "
+                         f"episode(s) kept in {out.episodes_file}") from None
+    return rejected
 
 
 def _episodes(runner, factory, args, done):

@@ -39,7 +39,7 @@ from oneshot_ros.evaluate.attention import AttentionTrace
 from oneshot_ros.evaluate.metrics import NO_DEMO, split_of, summarize
 from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.configuration import DECODE_MODES
-from oneshot_ros.policy.imitator import Imitator
+from oneshot_ros.policy.imitator import Imitator, NonFiniteActionError
 from oneshot_ros.pool import ordered_results
 from oneshot_ros.replay import replay
 from oneshot_ros.sim.env import make_env
@@ -208,8 +208,12 @@ class _Worker:
         frames = (_Frames(demo, cfg.world_config)
                   if unit.index == 0 and unit.task_position < cfg.videos else None)
         hook = _hooks(trace, frames)
-        record.update(rollout.policy_episode(self.env, self.imitator, unit.task, unit.seed,
-                                             demo, cfg.max_steps, hook))
+        try:
+            record.update(rollout.policy_episode(self.env, self.imitator, unit.task, unit.seed,
+                                                 demo, cfg.max_steps, hook))
+        except NonFiniteActionError as err:  # say which episode (it may come from a worker)
+            raise NonFiniteActionError(f"task {unit.task!r} episode {unit.index}: {err}") \
+                from None
         if frames is not None:
             record["video"] = frames.write(Path(cfg.out_dir), unit)
         record.update(demo_baseline(self.env, unit, cfg))

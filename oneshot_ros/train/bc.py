@@ -46,6 +46,10 @@ from oneshot_ros.train.step import (
 )
 
 log = logging.getLogger(__name__)
+METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"
+# What a run writes into its --out (checkpoint, resumable state, metrics, plot)
+RUN_FILES = (checkpoint.WEIGHTS_FILE, checkpoint.CONFIG_FILE, state.TENSORS, state.META,
+             METRICS_FILE, CURVES_FILE)
 DataPaths = str | Path | list[str | Path]  # one .h5 file, a shard directory, or several
 # (model, training tasks, rollout_tasks, rollout_episodes, world config) -> success rate
 RolloutCheck = Callable[[OneShotPolicy, list[str], int, int, dict], float]
@@ -193,7 +197,7 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
     start, wall_before = 0, 0.0
     if resume:
         start, wall_before = state.load_into(out, model, cfg)
-        _truncate_metrics(out / "metrics.jsonl", start)  # rows after the checkpoint are redone
+        _truncate_metrics(out / METRICS_FILE, start)  # rows after the checkpoint are redone
     elif cfg.init_from:
         _init_from(model, cfg)
     else:
@@ -203,7 +207,7 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
     if resume:
         state.load_optimizer(out, optimizer)
     provenance = _provenance(cfg, data, reader, train_ds, ctx)
-    metrics_file = out / "metrics.jsonl"
+    metrics_file = out / METRICS_FILE
     val_batches = [TaskSampler(val_ds, cfg.tasks_per_batch, cfg.seed + 7).batch(k)
                    for k in range(cfg.val_batches)] if val_ds else []
     t0, samples_per_iter = time.perf_counter(), cfg.tasks_per_batch * cfg.pairs_per_task
@@ -243,7 +247,7 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
             log.info("time budget of %.0f s used up at iteration %d", cfg.time_budget_s, it + 1)
             break
     if ctx.is_main:
-        plot_curves(metrics_file, out / "curves.png")
+        plot_curves(metrics_file, out / CURVES_FILE)
     return record
 
 
@@ -269,11 +273,24 @@ def _diverged(err: TrainingDivergedError, iteration: int, when: str, out: Path,
 
 
 def _last_checkpoint(out: Path) -> str:
-    try:
-        iteration = json.loads((out / state.META).read_text())["iteration"]
-    except (OSError, ValueError, KeyError):
+    iteration = saved_iteration(out)
+    if iteration is None:
         return f"no checkpoint in {out}"
     return f"{out} keeps the checkpoint of iteration {iteration}"
+
+
+def run_files(out: str | Path) -> list[Path]:
+    """The files of a training run in `out`, with any temporary copy a killed run left."""
+    names = [name for run_file in RUN_FILES for name in (run_file, run_file + ".tmp")]
+    return [Path(out) / name for name in names if (Path(out) / name).is_file()]
+
+
+def saved_iteration(out: str | Path) -> int | None:
+    """The iteration of the resumable checkpoint in `out`, if there is one."""
+    try:
+        return int(json.loads((Path(out) / state.META).read_text())["iteration"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _step_seed(seed: int, rank: int, iteration: int) -> int:
