@@ -27,6 +27,11 @@ def _coerce(value, annotation, where: str):
         return from_dict(annotation, value, where)
     if annotation is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):  # YAML 1.1 reads 1e30 as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")

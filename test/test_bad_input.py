@@ -111,7 +111,9 @@ def test_a_negative_seed_is_refused_at_parsing(capsys, command):
 
 @pytest.mark.parametrize("scale", ["nan", "0", "-1", "inf"])
 @pytest.mark.parametrize("command", [["ros-demo"],
-                                     ["ros-record", "--task", "ab", "--out", "x.h5"]])
+                                     ["ros-record", "--task", "ab", "--out", "x.h5"],
+                                     ["eval", "--ros", "--model", "m", "--task", "ab", "--out",
+                                      "x"]])
 def test_a_time_scale_that_stops_the_clock_is_refused(capsys, command, scale):
     _argparse_error(capsys, [*command, "--time-scale", scale],
                     f"argument --time-scale: {scale}: use a finite number > 0")
@@ -127,6 +129,22 @@ def test_a_world_without_room_for_the_blocks_is_one_line_naming_the_settings(cap
     _one_line_error(capsys, ["collect", "--task", "ab", "--config", config, "--out", out,
                              "--workers", "1", "--quiet"], *settings)
     assert not out.exists()  # not an empty file a fixed config could not resume
+    _one_line_error(capsys, ["eval", "--model", ROOT / "models" / "bc_all_stages", "--task",
+                             "ab", "--world", "spawn_min_distance_m=5.0", "--out",
+                             tmp_path / "eval"], *settings)
+    assert not (tmp_path / "eval").exists()
+
+
+def test_a_float_yaml_reads_as_a_string_still_loads_as_a_number(tmp_path):
+    """PyYAML reads `lr: 1e30` (no dot) as the string '1e30'; it is the number a user meant."""
+    from oneshot_ros.train.bc import TrainConfig
+
+    path = tmp_path / "train.yaml"
+    path.write_text("lr: 1e30\nmax_grad_norm: 5\n")
+    assert load_yaml(TrainConfig, path).lr == 1e30
+    path.write_text("lr: fast\n")
+    with pytest.raises(ValueError, match="expected float, got 'fast'"):
+        load_yaml(TrainConfig, path)
 
 
 # --- item 10: replay --every beyond the demo --------------------------------------------------

@@ -41,6 +41,7 @@ from oneshot_ros.commands._args import (
     key_value,
     locked_output_dir,
     non_negative_int,
+    positive_float,
     positive_int,
 )
 from oneshot_ros.errors import InputError
@@ -88,9 +89,10 @@ def add_arguments(parser):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--ros", action="store_true", help="run each episode through the "
                         "sim_driver and imitator nodes over ROS 2 (needs rclpy)")
-    parser.add_argument("--time-scale", type=float, default=1.0, help="with --ros: sim seconds "
-                        "per wall second (default %(default)s, real time); faster only while "
-                        "the imitator keeps up (missed periods are reported and refused)")
+    parser.add_argument("--time-scale", type=positive_float, default=1.0,
+                        help="with --ros: sim seconds per wall second (default %(default)s, real "
+                        "time); faster only while the imitator keeps up (missed periods are "
+                        "reported and refused)")
     parser.add_argument("--imitator-param", action="append", default=[], metavar="KEY=VALUE",
                         type=key_value, help="with --ros: an imitator node parameter (e.g. "
                         "trajectory_periods=1.5 to measure that command timing); repeatable")
@@ -98,13 +100,15 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from oneshot_ros.evaluate.runner import EnvRunner, ModelFactory
+    from oneshot_ros.tasks import parse_task
 
     tasks = _select(_load_tasks(args), args.max_tasks_per_stage)
     check_output_dir("--out", args.out)
     _check_ros_flags(args)
     config = _config(args)
     factory = ModelFactory(args.model, args.ensemble, args.decoding)  # bad dir: one-line error
-    config = dataclasses.replace(config, world_config=_world(factory, args.world))
+    most_blocks = max(parse_task(task).n_blocks for task in tasks)
+    config = dataclasses.replace(config, world_config=_world(factory, args.world, most_blocks))
     runner = EnvRunner(tasks, config)
     settings = _settings(factory, config, args.ros and dict(args.imitator_param))
     with locked_output_dir("--out", args.out):  # two evals into one --out interleave
@@ -168,13 +172,16 @@ def _episodes(runner, factory, args, done):
                         skip=done)
 
 
-def _world(factory, overrides: list[tuple[str, object]]) -> dict:
-    """The checkpoint's world config with --world overrides (checked: one line if bad)."""
+def _world(factory, overrides: list[tuple[str, object]], most_blocks: int) -> dict:
+    """The checkpoint's world config with --world overrides (checked: one line if bad, also
+    when it has no room for the largest task's blocks)."""
     from oneshot_ros.config import from_dict
+    from oneshot_ros.layout import check_room
     from oneshot_ros.world_config import WorldConfig
 
     world = {**factory.world_config(), **dict(overrides)}
-    from_dict(WorldConfig, world, "--world")  # ConfigError: an InputError, one line
+    config = from_dict(WorldConfig, world, "--world")  # ConfigError: an InputError, one line
+    check_room(config, most_blocks)  # LayoutError (one line) now, not after a progress bar
     return world
 
 
@@ -184,8 +191,6 @@ def _check_ros_flags(args) -> None:
             raise InputError("--imitator-param needs --ros (it sets the imitator node's "
                              "parameters)")
         return
-    if not args.time_scale > 0:
-        raise InputError(f"--time-scale {args.time_scale}: use a positive speed, e.g. 1.0")
     unsupported = [flag for flag, value in (("--videos", args.videos),
                                             ("--attention-figure", args.attention_figure),
                                             ("--decoding mean", args.decoding != "argmax"))
