@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m oneshot_ros.evaluate.compare",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("evals", nargs="+", metavar="[LABEL=]DIR", help="eval --out dirs")
-    parser.add_argument("--split", choices=("train", "test", "other"), default="test")
+    parser.add_argument("--split", choices=("train", "test", "val", "other"), default="test")
     parser.add_argument("--paper", nargs="*", choices=sorted(PAPER_COLUMNS),
                         default=["bc", "dagger"], help="the paper's columns to show")
     parser.add_argument("--out", type=Path, required=True, help="figure path (.png)")
