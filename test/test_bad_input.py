@@ -214,3 +214,16 @@ def test_campaign_names_the_file_and_line_of_a_broken_metrics_row(capsys, tmp_pa
     assert err == f"error: {run / 'metrics.jsonl'}:2: not valid JSON at column 18; repair or " \
                   "delete that line\n"
     assert not (run / "campaign.png").exists()
+
+
+def test_eval_stages_selects_by_stage_count_and_refuses_an_empty_choice(capsys):
+    from oneshot_ros.commands.eval import _select
+
+    tasks = ["ab", "abc", "abcd e", "ab cd ef", "abcdefghi j"]  # 1, 2, 3, 3, 8 stages
+    assert _select(tasks, None, (2, 3)) == ["abc", "abcd e", "ab cd ef"]
+    assert _select(tasks, 1, (3, 8)) == ["abcd e", "abcdefghi j"]
+    _one_line_error(capsys, ["eval", "--model", ROOT / "models" / "bc_all_stages", "--task",
+                             "ab", "--stages", "4-6", "--out", "x"], "--stages 4-6: no listed "
+                    "task has that many stages")
+    _argparse_error(capsys, ["eval", "--model", "m", "--task", "ab", "--stages", "6-4",
+                             "--out", "x"], "6-4: use 1 <= LOW <= HIGH")

@@ -52,6 +52,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def stage_range(text: str) -> tuple[int, int]:
+    """argparse type: "4-6" or "8" -> (low, high) stage counts, 1 <= low <= high."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (int(low), int(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use LOW-HIGH stage counts, e.g. 4-6") \
+            from None
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"{text}: use 1 <= LOW <= HIGH, e.g. 4-6")
+    return bounds
+
+
 def key_value(text: str) -> tuple[str, object]:
     """argparse type: KEY=VALUE, the value read as YAML (1.5 -> float, true -> bool)."""
     import yaml

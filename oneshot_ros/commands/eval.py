@@ -43,6 +43,7 @@ from oneshot_ros.commands._args import (
     non_negative_int,
     positive_float,
     positive_int,
+    stage_range,
 )
 from oneshot_ros.errors import InputError
 
@@ -69,6 +70,8 @@ def add_arguments(parser):
                         "paper's greedy action) or its expected value")
     parser.add_argument("--max-tasks-per-stage", type=positive_int,
                         help="evaluate only the first M tasks of each stage count in the list")
+    parser.add_argument("--stages", type=stage_range, metavar="LOW-HIGH",
+                        help="evaluate only the tasks with this many stages, e.g. 4-6 or 8")
     parser.add_argument("--max-steps", type=positive_int,
                         help="policy steps per episode (default: the task's horizon)")
     parser.add_argument("--demo-noise", type=float, default=None,
@@ -102,7 +105,7 @@ def run(args) -> int:
     from oneshot_ros.evaluate.runner import EnvRunner, ModelFactory
     from oneshot_ros.tasks import parse_task
 
-    tasks = _select(_load_tasks(args), args.max_tasks_per_stage)
+    tasks = _select(_load_tasks(args), args.max_tasks_per_stage, args.stages)
     check_output_dir("--out", args.out)
     _check_ros_flags(args)
     config = _config(args)
@@ -221,18 +224,25 @@ def _load_tasks(args) -> list[str]:
     return tasks
 
 
-def _select(tasks: list[str], per_stage: int | None) -> list[str]:
-    """The first `per_stage` tasks of each stage count, in list order."""
+def _select(tasks: list[str], per_stage: int | None,
+            stages: tuple[int, int] | None = None) -> list[str]:
+    """The tasks with `stages` (low, high) stages, the first `per_stage` of each stage count,
+    in list order."""
     from oneshot_ros.tasks import parse_task
 
+    if stages is not None:
+        tasks = [t for t in tasks if stages[0] <= parse_task(t).n_stages <= stages[1]]
+        if not tasks:
+            raise InputError(f"--stages {stages[0]}-{stages[1]}: no listed task has that many "
+                             "stages")
     if per_stage is None:
         return tasks
     taken: dict[int, int] = {}
     chosen = []
     for task in tasks:
-        stages = parse_task(task).n_stages
-        if taken.get(stages, 0) < per_stage:
-            taken[stages] = taken.get(stages, 0) + 1
+        count = parse_task(task).n_stages
+        if taken.get(count, 0) < per_stage:
+            taken[count] = taken.get(count, 0) + 1
             chosen.append(task)
     return chosen
 
