@@ -3,8 +3,10 @@ runtime (the set fails), honoured when they may change, never a crash later. Rea
 
 from __future__ import annotations
 
+import inspect
 import math
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
+from oneshot_ros.nodes.common import run_node  # noqa: E402
 from oneshot_ros.nodes.launcher import node_command, ros_environment, unique_domain_id  # noqa: E402
 
 BAD_START = [  # (node, parameter, value): each killed or silently stopped a node before
@@ -99,3 +102,16 @@ def test_a_runtime_velocity_limit_applies_from_the_next_command(ros_session):
     assert slow and max(slow) <= 0.1 * 0.05 + 1e-9, max(slow)
     with pytest.raises(ValueError, match="refused"):
         ros_session.ros.set_params("scripted_expert", {"max_joint_velocity_rad_s": -0.5})
+
+
+def test_numpy_warnings_in_a_node_are_one_log_line():
+    """run_node formats warnings on one line (numpy's default adds the source line)."""
+    code = ("import warnings, numpy as np\n"
+            "from oneshot_ros.nodes import common\n"
+            "warnings.formatwarning = common._one_line_warning\n"
+            "np.float32(3e38) * np.float32(10)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "RuntimeWarning: overflow" in lines[0], done.stderr
+    assert "warnings.formatwarning = _one_line_warning" in inspect.getsource(run_node)
