@@ -142,7 +142,7 @@ def declare_stale_timeout(node, what: str = "hold, log once") -> float:
 
 
 def declare_seed(node, description: str, dynamic: bool = False) -> int:
-    return declare(node, "seed", 0, description, low=0, high=params.INT_MAX, dynamic=dynamic)
+    return declare(node, "seed", 0, description, low=0, high=params.SEED_MAX, dynamic=dynamic)
 
 
 def control_period_s(rate_hz: float, config: WorldConfig) -> float:

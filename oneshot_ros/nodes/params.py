@@ -23,7 +23,8 @@ from rcl_interfaces.msg import (
 )
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
-INT_MAX = 2**31 - 1  # seeds and indices: what numpy and HDF5 attributes take everywhere
+INT_MAX = 2**31 - 1  # indices (demo_index)
+SEED_MAX = 2**63 - 1  # seeds: any ROS integer >= 0 (eval draws 32-bit ones, > INT_MAX)
 
 Check = Callable[[object], "str | None"]  # value -> why it is refused (None: accepted)
 
