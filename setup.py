@@ -6,6 +6,10 @@ from glob import glob
 from setuptools import find_packages, setup
 
 PACKAGE = "oneshot_ros"
+# Installed with the package: the default model only (weights, config, README); the others,
+# their optimizer states, evaluations and videos stay in the repository for reproduction.
+DEFAULT_MODEL = "models/bc_all_stages"
+MODEL_FILES = ("config.json", "model.safetensors", "README.md")
 NODES = ["sim_driver", "scripted_expert", "demo_recorder", "imitator", "gripper_action_bridge",
          "trajectory_action_bridge"]
 
@@ -31,7 +35,8 @@ setup(
         (os.path.join("share", PACKAGE, "launch"), glob("launch/*launch.py")),
         (os.path.join("share", PACKAGE, "urdf"), glob("oneshot_ros/assets/*.urdf")),
         *tree("config"),
-        *tree("models"),
+        (os.path.join("share", PACKAGE, DEFAULT_MODEL),
+         [os.path.join(DEFAULT_MODEL, f) for f in MODEL_FILES]),
     ],
     # torch is deliberately not listed: install `torch==2.13.0` first (a bare requirement pulls a
     # multi-GB CUDA build on our machines). ROS packages come from the ROS install or PyPI wheels.

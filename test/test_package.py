@@ -61,10 +61,14 @@ def test_setup_installs_marker_manifest_launch_config_models_urdf():
         <= files[f"{share}/launch"]
     assert f"{PACKAGE}/assets/fetch.urdf" in files[f"{share}/urdf"]
     every_installed = set().union(*files.values())
-    for folder in ("config", "models"):  # every file below is installed under share/
-        for path in (REPO / folder).rglob("*"):
-            if path.is_file() and not path.name.startswith("."):
-                assert path.relative_to(REPO).as_posix() in every_installed, path
+    for path in (REPO / "config").rglob("*"):  # every config file is installed under share/
+        if path.is_file() and not path.name.startswith("."):
+            assert path.relative_to(REPO).as_posix() in every_installed, path
+    # the default model the launch files load, and nothing else of models/ (a lean install)
+    models = {f for f in every_installed if f.startswith("models/")}
+    assert models == {f"models/bc_all_stages/{name}"
+                      for name in ("config.json", "model.safetensors", "README.md")}
+    assert files[f"{share}/models/bc_all_stages"] == models
 
 
 def test_setup_console_scripts_name_the_nodes_and_the_cli():
