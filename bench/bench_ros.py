@@ -11,7 +11,7 @@ activates the imitator and listens. Reported:
            publication of that command, measured inside the node (~/latency_s, on with
            publish_latency:=true): observation + policy + IK + clamps + publish;
   rate:    commands/s received here vs the configured control rate; the stream's achieved rate.
-Aim (issue 6): p99 <= 5 ms and the configured rate held. The load average is recorded: on a
+Aim: p99 <= 5 ms and the configured rate held. The load average is recorded: on a
 shared 2-core machine other jobs inflate the tail.
 
     python bench/bench_ros.py --baseline 79d7f63 [--repeats 3]

@@ -1,4 +1,4 @@
-"""Categorical vs L2 action head on the same data and budget (issue 5: "report both").
+"""Categorical vs L2 action head on the same data and budget (both reported).
 
     for h in categorical l2; do
       oneshot-ros train --config config/train/heads_$h.yaml --data data/train.h5 \

@@ -1,4 +1,4 @@
-"""Scripted demonstrator success by number of stages (issue 3's acceptance table).
+"""Scripted demonstrator success by number of stages (the acceptance table).
 
     python bench/demo_success.py --episodes 50 --out bench/results/demo_success.json
     python bench/demo_success.py --from-data data/train.h5     # rates from a collection's retries
@@ -26,7 +26,7 @@ from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M, run_episode
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.tasks import load_task_list
 
-TARGETS = {1: 98, 2: 98, 3: 98, 4: 90, 5: 90, 6: 90, 7: 75, 8: 75}  # % (issue 3)
+TARGETS = {1: 98, 2: 98, 3: 98, 4: 90, 5: 90, 6: 90, 7: 75, 8: 75}  # %, the acceptance targets
 PAPER_DEMO = {1: 99.1, 2: 95.6, 3: 88.5, 4: 78.6, 5: 67.3, 6: 55.7, 7: 42.8, 8: 29.0}
 
 

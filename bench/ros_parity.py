@@ -12,7 +12,7 @@ process listens to /joint_states and the arm commands. Reported per episode and 
   move ratio: sum over steps of (achieved gripper displacement . commanded direction) /
           sum |commanded displacement|, commanded = FK(joint command) - FK(measured joints the
           command was computed from), achieved = FK(next measured) - FK(measured), steps with a
-          commanded move > 2 mm (issue 19's aim: ROS / sim >= 0.95, step counts within 10 %);
+          commanded move > 2 mm (the aim: ROS / sim >= 0.95, step counts within 10 %);
   missed: control periods without a fresh command while the expert commanded (sim_driver
           ~/status), which a --time-scale too fast for the machine produces.
 --expert-param / --driver-param KEY=VALUE override the command and driver parameters (the

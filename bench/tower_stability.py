@@ -1,4 +1,4 @@
-"""Tall-tower stability and physics cost under solver settings (issue 3: speed never at the
+"""Tall-tower stability and physics cost under solver settings (speed never at the
 cost of tower stability).
 
     python bench/tower_stability.py [--trials 10] [--seconds 8]

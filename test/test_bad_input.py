@@ -42,7 +42,7 @@ def _yaml(tmp_path: Path, text: str) -> Path:
     return path
 
 
-# --- item 9: every WorldConfig field is checked on load ----------------------------------------
+# --- every WorldConfig field is checked on load ----------------------------------------
 @pytest.mark.parametrize("override, message", [
     ("block_size_m: 0", "block_size_m=0.0: use a finite value in (0, inf)"),
     ("block_size_m: 0.09", "block_size_m=0.09: use a value in (0, 0.08) m, below open_gap_m"),
@@ -78,7 +78,7 @@ def test_the_shipped_and_default_world_configs_still_load():
     assert WorldConfig().substeps == 12
 
 
-# --- item 10: a binary file where a text file belongs ------------------------------------------
+# --- a binary file where a text file belongs ------------------------------------------
 @pytest.mark.parametrize("command", [
     ["demonstrate", "--task", "ab", "--config", "{png}"],
     ["collect", "--task", "ab", "--config", "{png}", "--out", "{tmp}/d.h5"],
@@ -100,7 +100,7 @@ def test_a_png_as_config_or_task_list_is_one_line(capsys, tmp_path, tiny_model, 
     assert not (tmp_path / "d.h5").exists()
 
 
-# --- item 10: seeds and time scales that mean nothing ------------------------------------------
+# --- seeds and time scales that mean nothing ------------------------------------------
 @pytest.mark.parametrize("command", [
     ["demonstrate", "--task", "ab"], ["particle"], ["ros-demo"],
     ["ros-record", "--task", "ab", "--out", "x.h5"],
@@ -119,7 +119,7 @@ def test_a_time_scale_that_stops_the_clock_is_refused(capsys, command, scale):
                     f"argument --time-scale: {scale}: use a finite number > 0")
 
 
-# --- item 10: a world that cannot place its blocks ---------------------------------------------
+# --- a world that cannot place its blocks ---------------------------------------------
 def test_a_world_without_room_for_the_blocks_is_one_line_naming_the_settings(capsys, tmp_path):
     config = _yaml(tmp_path, "spawn_min_distance_m: 5.0")
     settings = ("spawn_min_distance_m=5.0 leaves no room", "widen spawn_radius_m or "
@@ -147,7 +147,7 @@ def test_a_float_yaml_reads_as_a_string_still_loads_as_a_number(tmp_path):
         load_yaml(TrainConfig, path)
 
 
-# --- item 10: replay --every beyond the demo --------------------------------------------------
+# --- replay --every beyond the demo --------------------------------------------------
 def test_replay_refuses_every_larger_than_the_demo(capsys, tmp_path):
     demos, episode = tmp_path / "d.h5", synthetic_episode("ab", 0, 0.1)
     with DemoWriter(demos, {"control_hz": 10.0}) as writer:
@@ -159,7 +159,7 @@ def test_replay_refuses_every_larger_than_the_demo(capsys, tmp_path):
     assert not (tmp_path / "r.mp4").exists()
 
 
-# --- item 10: output paths nothing can be written to -------------------------------------------
+# --- output paths nothing can be written to -------------------------------------------
 def test_ros_record_refuses_an_unwritable_out_before_nodes_start(capsys, tmp_path):
     regular = tmp_path / "file"
     regular.write_text("")

@@ -1,4 +1,4 @@
-"""A real arm's controller and perception as WorldConfig settings (issue 19, item 3): command
+"""A real arm's controller and perception as WorldConfig settings: command
 latency, tracking lag, velocity limit, block-pose noise and dropped frames. Off by default, and
 then the world is exactly the one the shipped models were trained in."""
 

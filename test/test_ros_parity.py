@@ -2,7 +2,7 @@
 
 The noise-free scripted demonstrator (a function of the state it sees) builds the same task
 from the same layout in StackingEnv and through sim_driver + scripted_expert processes; the
-commanded move per control step must be achieved alike (issue 19: ratio >= 0.95, steps within
+commanded move per control step must be achieved alike (ratio >= 0.95, steps within
 10 %). With commands due 1.5 periods on, each step moved 2/3 of the way: 0.67 and 1.4x steps.
 Also: the driver's command timing (missed periods, late commands) that `eval --ros` relies on.
 """

@@ -129,7 +129,7 @@ def test_stage_bounds_must_overlap():
 
 
 def test_the_comparison_runs_share_the_full_demo_models_data_and_budget():
-    """Issue 12's baselines and the sampling ablation must differ from models/bc_all_stages'
+    """The baselines and the sampling ablation must differ from models/bc_all_stages'
     run only in what they compare: same batch shape, context-network fixes and iterations
     (bc_demo_norm's 4,400 + all_stages' 6,000), no fine-tuning start."""
     from oneshot_ros.config import load_yaml
