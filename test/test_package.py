@@ -86,7 +86,7 @@ def test_setup_cfg_puts_scripts_where_ros2_run_looks():
 
 
 def test_core_never_imports_rclpy():
-    """Import every module outside oneshot_ros.nodes in a fresh interpreter (the core never imports rclpy)."""
+    """Import every module outside oneshot_ros.nodes in a fresh interpreter: no rclpy loaded."""
     code = (
         "import importlib, json, pkgutil, sys, oneshot_ros\n"
         "names = [m.name for m in pkgutil.walk_packages(oneshot_ros.__path__, 'oneshot_ros.')\n"
