@@ -90,10 +90,12 @@ def test_a_runtime_velocity_limit_applies_from_the_next_command(ros_session):
     states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
     ros_session.start("sim_driver", {"task": "ab", "seed": 2, "real_time": False,
                                      "time_scale": 2.0})
-    ros_session.wait_until(lambda: states, 60, "joint states")  # discovery done: see it all
     ros_session.start("scripted_expert", {"task": "ab", "use_sim_time": True})
-    ros_session.wait_until(lambda: max(_commanded_steps(commands, states), default=0) > 0.02, 60,
-                           "a brisk expert step at the default 1.5 rad/s")
+    ros_session.wait_until(lambda: states and commands, 60, "states and commands")
+    ros_session.reset(seed=2)  # discovery done: a fresh episode, all of it seen from here
+    n = len(commands)
+    ros_session.wait_until(lambda: max(_commanded_steps(commands[n:], states), default=0) > 0.02,
+                           60, "a brisk expert step at the default 1.5 rad/s")
     ros_session.ros.set_params("scripted_expert", {"max_joint_velocity_rad_s": 0.1})
     ros_session.ros.spin_for(0.3)
     n = len(commands)
