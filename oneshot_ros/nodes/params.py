@@ -1,7 +1,7 @@
 """Node parameters that carry their valid range, refused when wrong at start-up and at runtime.
 
     rate = declare(node, "time_scale", 1.0, "sim s per wall s", low=0.01, high=100.0)
-    task = declare(node, "task", "ab cd", "task string", check=task_check, dynamic=True)
+    task = declare(node, "task", "ab cd", "task string", check=task_problem, dynamic=True)
 
 Every numeric parameter declares [low, high] in its descriptor (`ros2 param describe` shows it);
 rclpy refuses values outside it, NaN included, both as overrides at start-up and in a later
