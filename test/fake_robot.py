@@ -25,6 +25,7 @@ BLOCKS = np.array([[0.6, 0.1, 0.745], [0.55, -0.15, 0.745]])  # task "ab"
 class FakeRobot:
     def __init__(self, session):
         node, self.session, self.t = session.ros.node, session, 0.0
+        self.stamps: list[float] = []  # of every /joint_states published, s
         self.joints = node.create_publisher(JointState, conv.JOINT_STATES_TOPIC, 10)
         self.poses = node.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, 10)
         self.commands = node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, 10)
@@ -38,6 +39,7 @@ class FakeRobot:
         for _ in range(int(seconds / PERIOD_S)):
             self.t += PERIOD_S
             stamp = conv.duration(self.t)
+            self.stamps.append(conv.stamp_s(stamp))
             if blocks is not None:
                 self.poses.publish(conv.pose_array(blocks))
             msg = conv.joint_state(joints)
