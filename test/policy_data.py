@@ -1,4 +1,4 @@
-"""Tiny policy configs and random padded batches shared by the test_policy_* files."""
+"""Tiny policy configs, random padded batches and broken checkpoints shared by the tests."""
 
 from __future__ import annotations
 
@@ -32,3 +32,17 @@ def random_batch(seed: int = 0, blocks=(2, 4, 3), lengths=(12, 20, 7), n_pairs: 
     rng = np.random.default_rng(seed)
     items = [task_sample(rng, b, t, n_pairs) for b, t in zip(blocks, lengths, strict=True)]
     return keys.collate(items), items
+
+
+def overflowing_model(path):
+    """A tiny checkpoint with finite weights (it loads) whose outputs overflow to NaN/inf."""
+    from oneshot_ros.policy import checkpoint
+    from oneshot_ros.policy.modeling import OneShotPolicy
+
+    model = OneShotPolicy(tiny_config())
+    state = model.state_dict()
+    for name, value in state.items():
+        if name.endswith("bias"):
+            value.fill_(3e38)
+    model.load_state_dict(state)
+    return checkpoint.save(model, path)

@@ -8,32 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_checks import argparse_error, one_line_error
 from synthetic import synthetic_episode
 
-from oneshot_ros import cli
 from oneshot_ros.config import load_yaml
 from oneshot_ros.data.storage import DemoWriter
 from oneshot_ros.world_config import WorldConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))  # not UTF-8
-
-
-def _one_line_error(capsys, argv, *messages: str) -> str:
-    assert cli.main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"oneshot-ros {argv[0]}: error: "), err
-    assert all(message in err for message in messages), err
-    return err
-
-
-def _argparse_error(capsys, argv, message: str) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        cli.main([str(a) for a in argv])
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err, err
 
 
 def _yaml(tmp_path: Path, text: str) -> Path:
@@ -70,7 +53,7 @@ def _yaml(tmp_path: Path, text: str) -> Path:
 def test_an_invalid_world_config_names_the_field_the_value_and_the_range(
         capsys, tmp_path, override, message):
     config = _yaml(tmp_path, override)
-    _one_line_error(capsys, ["demonstrate", "--task", "ab", "--config", config], message)
+    one_line_error(capsys, ["demonstrate", "--task", "ab", "--config", config], message)
 
 
 def test_the_shipped_and_default_world_configs_still_load():
@@ -96,7 +79,7 @@ def test_a_png_as_config_or_task_list_is_one_line(capsys, tmp_path, tiny_model, 
     argv = [a.format(png=png, tmp=tmp_path, model=tiny_model) for a in command]
     kind = "not a text task list" if "--tasks" in command and "{png}" in command[
         command.index("--tasks") + 1] else "not a text YAML file"
-    _one_line_error(capsys, argv, f"{png}: {kind}")
+    one_line_error(capsys, argv, f"{png}: {kind}")
     assert not (tmp_path / "d.h5").exists()
 
 
@@ -106,7 +89,7 @@ def test_a_png_as_config_or_task_list_is_one_line(capsys, tmp_path, tiny_model, 
     ["ros-record", "--task", "ab", "--out", "x.h5"],
 ])
 def test_a_negative_seed_is_refused_at_parsing(capsys, command):
-    _argparse_error(capsys, [*command, "--seed", "-1"], "argument --seed: -1: a seed is 0 or more")
+    argparse_error(capsys, [*command, "--seed", "-1"], "argument --seed: -1: a seed is 0 or more")
 
 
 @pytest.mark.parametrize("scale", ["nan", "0", "-1", "inf"])
@@ -115,8 +98,8 @@ def test_a_negative_seed_is_refused_at_parsing(capsys, command):
                                      ["eval", "--ros", "--model", "m", "--task", "ab", "--out",
                                       "x"]])
 def test_a_time_scale_that_stops_the_clock_is_refused(capsys, command, scale):
-    _argparse_error(capsys, [*command, "--time-scale", scale],
-                    f"argument --time-scale: {scale}: use a finite number > 0")
+    argparse_error(capsys, [*command, "--time-scale", scale],
+                   f"argument --time-scale: {scale}: use a finite number > 0")
 
 
 # --- a world that cannot place its blocks ---------------------------------------------
@@ -124,14 +107,14 @@ def test_a_world_without_room_for_the_blocks_is_one_line_naming_the_settings(cap
     config = _yaml(tmp_path, "spawn_min_distance_m: 5.0")
     settings = ("spawn_min_distance_m=5.0 leaves no room", "widen spawn_radius_m or "
                 "spawn_bearing_rad, or lower spawn_min_distance_m")
-    _one_line_error(capsys, ["demonstrate", "--task", "ab", "--config", config], *settings)
+    one_line_error(capsys, ["demonstrate", "--task", "ab", "--config", config], *settings)
     out = tmp_path / "demos.h5"
-    _one_line_error(capsys, ["collect", "--task", "ab", "--config", config, "--out", out,
-                             "--workers", "1", "--quiet"], *settings)
+    one_line_error(capsys, ["collect", "--task", "ab", "--config", config, "--out", out,
+                            "--workers", "1", "--quiet"], *settings)
     assert not out.exists()  # not an empty file a fixed config could not resume
-    _one_line_error(capsys, ["eval", "--model", ROOT / "models" / "bc_all_stages", "--task",
-                             "ab", "--world", "spawn_min_distance_m=5.0", "--out",
-                             tmp_path / "eval"], *settings)
+    one_line_error(capsys, ["eval", "--model", ROOT / "models" / "bc_all_stages", "--task",
+                            "ab", "--world", "spawn_min_distance_m=5.0", "--out",
+                            tmp_path / "eval"], *settings)
     assert not (tmp_path / "eval").exists()
 
 
@@ -152,10 +135,10 @@ def test_replay_refuses_every_larger_than_the_demo(capsys, tmp_path):
     demos, episode = tmp_path / "d.h5", synthetic_episode("ab", 0, 0.1)
     with DemoWriter(demos, {"control_hz": 10.0}) as writer:
         writer.append(episode)
-    _one_line_error(capsys, ["replay", demos, "--every", "1000000000", "--out",
-                             tmp_path / "r.mp4"],
-                    f"--every 1000000000: demo 0 has {episode.length} steps; use "
-                    f"1..{episode.length}")
+    one_line_error(capsys, ["replay", demos, "--every", "1000000000", "--out",
+                            tmp_path / "r.mp4"],
+                   f"--every 1000000000: demo 0 has {episode.length} steps; use "
+                   f"1..{episode.length}")
     assert not (tmp_path / "r.mp4").exists()
 
 
@@ -163,10 +146,10 @@ def test_replay_refuses_every_larger_than_the_demo(capsys, tmp_path):
 def test_ros_record_refuses_an_unwritable_out_before_nodes_start(capsys, tmp_path):
     regular = tmp_path / "file"
     regular.write_text("")
-    _one_line_error(capsys, ["ros-record", "--task", "ab", "--out", regular / "x.h5"],
-                    f"--out {regular / 'x.h5'}: {regular} is a file, not a directory")
-    _one_line_error(capsys, ["ros-record", "--task", "ab", "--out", "/proc/x.h5"],
-                    "--out /proc/x.h5: cannot create a file in /proc")
+    one_line_error(capsys, ["ros-record", "--task", "ab", "--out", regular / "x.h5"],
+                   f"--out {regular / 'x.h5'}: {regular} is a file, not a directory")
+    one_line_error(capsys, ["ros-record", "--task", "ab", "--out", "/proc/x.h5"],
+                   "--out /proc/x.h5: cannot create a file in /proc")
     assert not (regular.parent / "file.logs").exists()  # no node ever started
 
 
@@ -222,8 +205,8 @@ def test_eval_stages_selects_by_stage_count_and_refuses_an_empty_choice(capsys):
     tasks = ["ab", "abc", "abcd e", "ab cd ef", "abcdefghi j"]  # 1, 2, 3, 3, 8 stages
     assert _select(tasks, None, (2, 3)) == ["abc", "abcd e", "ab cd ef"]
     assert _select(tasks, 1, (3, 8)) == ["abcd e", "abcdefghi j"]
-    _one_line_error(capsys, ["eval", "--model", ROOT / "models" / "bc_all_stages", "--task",
-                             "ab", "--stages", "4-6", "--out", "x"], "--stages 4-6: no listed "
-                    "task has that many stages")
-    _argparse_error(capsys, ["eval", "--model", "m", "--task", "ab", "--stages", "6-4",
-                             "--out", "x"], "6-4: use 1 <= LOW <= HIGH")
+    one_line_error(capsys, ["eval", "--model", ROOT / "models" / "bc_all_stages", "--task",
+                            "ab", "--stages", "4-6", "--out", "x"], "--stages 4-6: no listed "
+                   "task has that many stages")
+    argparse_error(capsys, ["eval", "--model", "m", "--task", "ab", "--stages", "6-4",
+                            "--out", "x"], "6-4: use 1 <= LOW <= HIGH")

@@ -10,6 +10,8 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from cli_checks import one_line_error
+from policy_data import overflowing_model
 from synthetic import synthetic_episode
 
 from oneshot_ros import cli
@@ -47,16 +49,6 @@ def _set_attr(index: int, name: str, value):
     return lambda h5: h5[f"data/demo_{index}"].attrs.__setitem__(name, value)
 
 
-def _one_line_error(capsys, argv, *messages: str) -> str:
-    """Exit 2 with one line on stderr holding `messages`; returns stdout."""
-    assert cli.main([str(a) for a in argv]) == 2
-    out, err = capsys.readouterr()
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"oneshot-ros {argv[0]}: error: "), err
-    assert all(message in err for message in messages), err
-    return out
-
-
 def _tiny_config(tmp_path: Path, **overrides) -> Path:
     config = tmp_path / "tiny_variant.yaml"
     lines = [line for line in TINY.read_text().splitlines()
@@ -80,13 +72,13 @@ def test_implausible_values_are_refused_naming_file_demo_and_field(capsys, tmp_p
     key, column, value, message = MAGNITUDES[damage]
     data = _edit(_demos(tmp_path / "d.h5"), _set_value(key, 4, 2, column, value))
     where = f"{data} demo_4 (demonstration 4): "
-    _one_line_error(capsys, ["replay", data, "--index", 4, "--out", tmp_path / "r.gif"],
-                    where + message)
-    _one_line_error(capsys, ["train", "--config", TINY, "--data", data, "--out",
-                             tmp_path / "model", "--iterations", 1, "--json"], where + message)
+    one_line_error(capsys, ["replay", data, "--index", 4, "--out", tmp_path / "r.gif"],
+                   where + message)
+    one_line_error(capsys, ["train", "--config", TINY, "--data", data, "--out",
+                            tmp_path / "model", "--iterations", 1, "--json"], where + message)
     assert not (tmp_path / "model" / "model.safetensors").exists()
-    listed = _one_line_error(capsys, ["info", data], "1 of 6 demonstrations cannot be used, e.g. "
-                             + where + message)
+    listed = one_line_error(capsys, ["info", data], "1 of 6 demonstrations cannot be used, e.g. "
+                            + where + message)
     assert where + message in listed and "success 100%" in listed  # the 5 others
 
 
@@ -115,9 +107,9 @@ def test_damaged_attributes_are_refused_and_listed_by_info(capsys, tmp_path, dam
     name, value, message = ATTRIBUTES[damage]
     data = _edit(_demos(tmp_path / "d.h5"), _set_attr(1, name, value))  # seed 2: 14 steps
     where = f"{data} demo_1 (demonstration 1): "
-    _one_line_error(capsys, ["replay", data, "--index", 1, "--out", tmp_path / "r.gif"],
-                    where + message)
-    listed = _one_line_error(capsys, ["info", data], where + message)
+    one_line_error(capsys, ["replay", data, "--index", 1, "--out", tmp_path / "r.gif"],
+                   where + message)
+    listed = one_line_error(capsys, ["info", data], where + message)
     assert where + message in listed
     assert "'abc': 2" in listed  # the figures leave the damaged demo out
 
@@ -140,7 +132,7 @@ def test_a_reader_refuses_a_damaged_attribute_unless_asked_to_list_it(tmp_path):
 def test_a_world_config_that_cannot_be_rebuilt_is_refused(capsys, tmp_path, world, message):
     data = _edit(_demos(tmp_path / "d.h5"), lambda h5: h5.attrs.__setitem__("world_config",
                                                                               world))
-    _one_line_error(capsys, ["info", data], f"{data}: {message}")
+    one_line_error(capsys, ["info", data], f"{data}: {message}")
 
 
 # --- info --json ------------------------------------------------------------------------------
@@ -157,8 +149,8 @@ def test_info_json_lists_bad_demos_and_never_holds_nan(capsys, tmp_path):
     _edit(data, _set_attr(1, "noise", np.nan))
     _edit(data, _set_value("obs", 2, 0, 0, np.nan))
     _edit(data, _set_value("obs", 3, 0, 0, 3e38))
-    summary = _strict_json(_one_line_error(capsys, ["info", data, "--json"],
-                                           "3 of 6 demonstrations cannot be used"))
+    summary = _strict_json(one_line_error(capsys, ["info", data, "--json"],
+                                          "3 of 6 demonstrations cannot be used"))
     assert [bad["index"] for bad in summary["bad_demos"]] == [1, 2, 3]
     assert "noise=nan" in summary["bad_demos"][0]["problem"]
     assert summary["demos"] == 6 and summary["tasks"] == {"ab": 2, "abc": 1}
@@ -188,11 +180,11 @@ def test_training_stops_at_the_first_non_finite_step_and_keeps_the_last_checkpoi
     base = ["train", "--data", data, "--out", out, "--json"]
     assert cli.main([str(a) for a in [*base, "--config", TINY, "--iterations", "2"]]) == 0
     saved = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "metrics.jsonl"}
-    _one_line_error(capsys, [*base, "--config", _tiny_config(tmp_path, lr="1.0e+30"),
-                             "--resume", "--iterations", "60"],
-                    "training diverged at iteration ", "before the optimizer step; nothing of "
-                    f"it was saved ({out} keeps the checkpoint of iteration 2); lower lr "
-                    "(now 1e+30)")
+    one_line_error(capsys, [*base, "--config", _tiny_config(tmp_path, lr="1.0e+30"),
+                            "--resume", "--iterations", "60"],
+                   "training diverged at iteration ", "before the optimizer step; nothing of "
+                   f"it was saved ({out} keeps the checkpoint of iteration 2); lower lr "
+                   "(now 1e+30)")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "metrics.jsonl"} == saved
     for line in (out / "metrics.jsonl").read_text().splitlines():
         assert np.isfinite(_strict_json(line)["loss"])
@@ -210,45 +202,29 @@ def test_training_stops_at_the_first_non_finite_step_and_keeps_the_last_checkpoi
 def test_train_config_values_that_cannot_train_are_refused(capsys, tmp_path, setting, message):
     key, value = (part.strip() for part in setting.split(":"))
     config = _tiny_config(tmp_path, **{key: value})
-    _one_line_error(capsys, ["train", "--config", config, "--data", _demos(tmp_path / "d.h5"),
-                             "--out", tmp_path / "model"], f"{config}: {message}")
+    one_line_error(capsys, ["train", "--config", config, "--data", _demos(tmp_path / "d.h5"),
+                            "--out", tmp_path / "model"], f"{config}: {message}")
     assert not (tmp_path / "model" / "metrics.jsonl").exists()
 
 
 def test_train_refuses_data_without_two_demos_of_any_task(capsys, tmp_path):
     data = _demos(tmp_path / "d.h5", tasks=("abc", "ab", "ab c"), per_task=1)
-    _one_line_error(capsys, ["train", "--config", TINY, "--data", data, "--out",
-                             tmp_path / "model"],
-                    f"--data {data}: no task has 2 demonstrations, one of them successful "
-                    "(3 demos of 3 tasks); collect at least 2 per task")
+    one_line_error(capsys, ["train", "--config", TINY, "--data", data, "--out",
+                            tmp_path / "model"],
+                   f"--data {data}: no task has 2 demonstrations, one of them successful "
+                   "(3 demos of 3 tasks); collect at least 2 per task")
 
 
 # --- a policy whose finite weights overflow ---------------------------------------------------
-def _overflowing_model(path: Path) -> Path:
-    """Finite weights (the checkpoint loads) whose outputs overflow to NaN/inf."""
-    from policy_data import tiny_config
-
-    from oneshot_ros.policy import checkpoint
-    from oneshot_ros.policy.modeling import OneShotPolicy
-
-    model = OneShotPolicy(tiny_config())
-    state = model.state_dict()
-    for name, value in state.items():
-        if name.endswith("bias"):
-            value.fill_(3e38)
-    model.load_state_dict(state)
-    return checkpoint.save(model, path)
-
-
 def test_eval_of_a_policy_that_outputs_nan_is_one_line_and_keeps_finished_episodes(
         capsys, tmp_path):
-    model, out = _overflowing_model(tmp_path / "overflowing"), tmp_path / "eval"
+    model, out = overflowing_model(tmp_path / "overflowing"), tmp_path / "eval"
     argv = ["eval", "--model", model, "--task", "ab", "--episodes", 2, "--workers", 1,
             "--no-demo-baseline", "--quiet", "--out", out]
     nan = "the policy's outputs are NaN or inf"
-    _one_line_error(capsys, argv, f"--model {model}, task 'ab' episode 0: {nan}",
-                    f"0 finished episode(s) kept in {out / 'episodes.jsonl'}")
+    one_line_error(capsys, argv, f"--model {model}, task 'ab' episode 0: {nan}",
+                   f"0 finished episode(s) kept in {out / 'episodes.jsonl'}")
     finished = json.dumps({"task": "ab", "index": 0, "success": False}) + "\n"
     (out / "episodes.jsonl").write_text(finished)  # an earlier run's episode 0
-    _one_line_error(capsys, argv, f"task 'ab' episode 1: {nan}", "1 finished episode(s) kept")
+    one_line_error(capsys, argv, f"task 'ab' episode 1: {nan}", "1 finished episode(s) kept")
     assert (out / "episodes.jsonl").read_text() == finished

@@ -11,6 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from cli_checks import argparse_error, one_line_error
 from synthetic import synthetic_episode
 
 from oneshot_ros import cli
@@ -37,21 +38,6 @@ def _damage(path: Path, edit) -> Path:
     return path
 
 
-def _one_line_error(capsys, argv, *messages: str) -> None:
-    assert cli.main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"oneshot-ros {argv[0]}: error: "), err
-    assert all(message in err for message in messages), err
-
-
-def _argparse_error(capsys, argv, message: str) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        cli.main([str(a) for a in argv])
-    assert exit_.value.code == 2
-    assert message in capsys.readouterr().err
-
-
 # --- the split between the user's errors and bugs ---------------------------------------------
 def test_user_errors_are_one_line_but_a_bug_keeps_its_traceback(capsys):
     def user_mistake():
@@ -65,23 +51,23 @@ def test_user_errors_are_one_line_but_a_bug_keeps_its_traceback(capsys):
 
 # --- values that used to mean something else, or nothing -----------------------------
 def test_train_iterations_zero_is_refused_not_the_default(capsys, tmp_path):
-    _argparse_error(capsys, ["train", "--config", TINY, "--data", tmp_path / "none.h5",
-                             "--out", tmp_path / "model", "--iterations", "0"],
-                    "--iterations: 0: use at least 1")
+    argparse_error(capsys, ["train", "--config", TINY, "--data", tmp_path / "none.h5",
+                            "--out", tmp_path / "model", "--iterations", "0"],
+                   "--iterations: 0: use at least 1")
 
 
 def test_collect_from_an_empty_task_list_creates_nothing(capsys, tmp_path):
     tasks = tmp_path / "tasks.txt"
     tasks.write_text("# no tasks yet\n\n")
     out = tmp_path / "demos.h5"
-    _one_line_error(capsys, ["collect", "--tasks", tasks, "--out", out], "lists no tasks")
+    one_line_error(capsys, ["collect", "--tasks", tasks, "--out", out], "lists no tasks")
     assert not out.exists()
 
 
 def test_info_refuses_a_corrupt_demo_count(capsys, tmp_path):
     path = _damage(_demos(tmp_path / "d.h5"), lambda h5: h5["data"].attrs.__setitem__("n_demos",
                                                                                          0))
-    _one_line_error(capsys, ["info", path], "n_demos=0 but demo_0 lies beyond")
+    one_line_error(capsys, ["info", path], "n_demos=0 but demo_0 lies beyond")
 
 
 # --- a repeated --task is several tasks, or refused ----------------------------------
@@ -92,10 +78,10 @@ def test_repeated_task_is_kept_or_refused(capsys, tmp_path):
         args = parser.parse_args([command, "--task", "ab", "--task", "abc", "--out", "x.h5",
                                   *extra])
         assert args.task == ["ab", "abc"], command
-    _argparse_error(capsys, ["demonstrate", "--task", "ab", "--task", "abc"],
-                    "--task given twice")
-    _one_line_error(capsys, ["eval", "--model", tmp_path, "--task", "ab", "--task", "ab",
-                             "--out", tmp_path / "ev"], "given twice")
+    argparse_error(capsys, ["demonstrate", "--task", "ab", "--task", "abc"],
+                   "--task given twice")
+    one_line_error(capsys, ["eval", "--model", tmp_path, "--task", "ab", "--task", "ab",
+                            "--out", tmp_path / "ev"], "given twice")
 
 
 # --- damaged files -------------------------------------------------------------
@@ -106,9 +92,9 @@ def test_train_refuses_a_dataset_with_one_nan(capsys, tmp_path):
         h5["data/demo_4/obs"][...] = obs
 
     data = _damage(_demos(tmp_path / "d.h5"), nan_in_demo_4)
-    _one_line_error(capsys, ["train", "--config", TINY, "--data", data, "--out",
-                             tmp_path / "model", "--iterations", "1"],
-                    "demo_4 (demonstration 4): obs holds NaN or inf (first at step 2)")
+    one_line_error(capsys, ["train", "--config", TINY, "--data", data, "--out",
+                            tmp_path / "model", "--iterations", "1"],
+                   "demo_4 (demonstration 4): obs holds NaN or inf (first at step 2)")
     assert not (tmp_path / "model" / "model.safetensors").exists()
 
 
@@ -121,55 +107,55 @@ def test_missing_attributes_are_one_line_errors(capsys, tmp_path, command):
             "replay": ["replay", data, "--out", tmp_path / "r.gif"],
             "train": ["train", "--config", TINY, "--data", data, "--out", tmp_path / "m"],
             "collect": ["collect", "--task", "ab", "--out", data]}[command]
-    _one_line_error(capsys, argv, "demo_1", "lacks the attribute(s) ['stage_ends']")
+    one_line_error(capsys, argv, "demo_1", "lacks the attribute(s) ['stage_ends']")
 
 
 def test_missing_world_config_and_missing_groups(capsys, tmp_path):
     data = _damage(_demos(tmp_path / "a.h5"), lambda h5: h5.attrs.__delitem__("world_config"))
-    _one_line_error(capsys, ["info", data], "lacks its 'world_config' attribute")
+    one_line_error(capsys, ["info", data], "lacks its 'world_config' attribute")
     data = _damage(_demos(tmp_path / "b.h5"), lambda h5: h5["data"].attrs.__setitem__("n_demos",
                                                                                          9))
-    _one_line_error(capsys, ["info", data], "n_demos=9 but demo_6 is missing")
+    one_line_error(capsys, ["info", data], "n_demos=9 but demo_6 is missing")
     data = _damage(_demos(tmp_path / "c.h5"), lambda h5: h5["data/demo_0"].__delitem__("obs"))
-    _one_line_error(capsys, ["replay", data, "--out", tmp_path / "r.gif"],
-                    "demo_0 (demonstration 0) lacks the array(s) ['obs']")
+    one_line_error(capsys, ["replay", data, "--out", tmp_path / "r.gif"],
+                   "demo_0 (demonstration 0) lacks the array(s) ['obs']")
 
 
 @pytest.mark.parametrize("index", ["99", "-7"])
 def test_replay_index_out_of_range(capsys, tmp_path, index):
     data = _demos(tmp_path / "d.h5")
-    _one_line_error(capsys, ["replay", data, "--index", index, "--out", tmp_path / "r.gif"],
-                    f"demonstration {index} out of range: there are 6")
+    one_line_error(capsys, ["replay", data, "--index", index, "--out", tmp_path / "r.gif"],
+                   f"demonstration {index} out of range: there are 6")
 
 
 def test_eval_empty_task(capsys, tmp_path):
-    _one_line_error(capsys, ["eval", "--model", tmp_path, "--task", "", "--out", tmp_path / "e"],
-                    "empty task string")
+    one_line_error(capsys, ["eval", "--model", tmp_path, "--task", "", "--out", tmp_path / "e"],
+                   "empty task string")
 
 
 # --- outputs that cannot be written ---------------------------------------------------
 def test_out_under_a_regular_file(capsys, tmp_path, tiny_model):
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file, not a folder")
-    _one_line_error(capsys, ["collect", "--task", "ab", "--out", blocker / "d.h5"],
-                    f"{blocker} is a file, not a directory")
-    _one_line_error(capsys, ["eval", "--model", tiny_model, "--task", "ab", "--out",
-                             blocker / "eval"], f"{blocker} is a file, not a directory")
-    _one_line_error(capsys, ["train", "--config", TINY, "--data", _demos(tmp_path / "d.h5"),
-                             "--out", blocker / "model", "--iterations", "1", "--json"],
-                    str(blocker))
+    one_line_error(capsys, ["collect", "--task", "ab", "--out", blocker / "d.h5"],
+                   f"{blocker} is a file, not a directory")
+    one_line_error(capsys, ["eval", "--model", tiny_model, "--task", "ab", "--out",
+                            blocker / "eval"], f"{blocker} is a file, not a directory")
+    one_line_error(capsys, ["train", "--config", TINY, "--data", _demos(tmp_path / "d.h5"),
+                            "--out", blocker / "model", "--iterations", "1", "--json"],
+                   str(blocker))
 
 
 def test_video_that_cannot_be_written(capsys, tmp_path):
     data = _demos(tmp_path / "d.h5")
     folder = tmp_path / "taken.mp4"
     folder.mkdir()  # ffmpeg cannot open it: the old code died of a BrokenPipeError
-    _one_line_error(capsys, ["replay", data, "--out", folder], "is a directory")
-    _one_line_error(capsys, ["demonstrate", "--task", "ab", "--video", folder], "is a directory")
+    one_line_error(capsys, ["replay", data, "--out", folder], "is a directory")
+    one_line_error(capsys, ["demonstrate", "--task", "ab", "--video", folder], "is a directory")
     blocker = tmp_path / "notes.txt"
     blocker.write_text("a file")
-    _one_line_error(capsys, ["replay", data, "--out", blocker / "v.mp4"],
-                    f"{blocker} is a file, not a directory")
+    one_line_error(capsys, ["replay", data, "--out", blocker / "v.mp4"],
+                   f"{blocker} is a file, not a directory")
 
 
 def test_stdout_closed_by_the_reader_is_quiet(tmp_path):

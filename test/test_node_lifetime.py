@@ -12,32 +12,24 @@ import time
 from pathlib import Path
 
 import pytest
-
-from oneshot_ros import cli
+from cli_checks import one_line_error
 
 NODE_MODULE = "oneshot_ros.nodes."
-
-
-def _one_line_error(capsys, argv, *messages: str) -> None:
-    assert cli.main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert all(message in err for message in messages), err
 
 
 def test_ros_demo_refuses_a_bad_demo_before_starting_nodes(capsys, tmp_path, tiny_model,
                                                            ab_demo_file):
     ros_demo = ["ros-demo", "--model", tiny_model]
-    _one_line_error(capsys, [*ros_demo, "--task", "ab", "--demo-file", tmp_path / "none.h5"],
-                    f"--demo-file {tmp_path / 'none.h5'}: no such file")
-    _one_line_error(capsys, [*ros_demo, "--task", "abc", "--demo-file", ab_demo_file],
-                    "demo 0 shows 'ab' (2 blocks) but --task 'abc' has 3; pass a "
-                    "demonstration with 3 blocks")
-    _one_line_error(capsys, [*ros_demo, "--task", "ab", "--demo-file", ab_demo_file,
-                             "--demo-index", "5"],
-                    f"--demo-index 5: {ab_demo_file} holds 1 demonstration; use 0..0")
-    _one_line_error(capsys, ["ros-demo", "--model", tmp_path / "no_model", "--task", "ab"],
-                    "no trained model at")
+    one_line_error(capsys, [*ros_demo, "--task", "ab", "--demo-file", tmp_path / "none.h5"],
+                   f"--demo-file {tmp_path / 'none.h5'}: no such file")
+    one_line_error(capsys, [*ros_demo, "--task", "abc", "--demo-file", ab_demo_file],
+                   "demo 0 shows 'ab' (2 blocks) but --task 'abc' has 3; pass a "
+                   "demonstration with 3 blocks")
+    one_line_error(capsys, [*ros_demo, "--task", "ab", "--demo-file", ab_demo_file,
+                            "--demo-index", "5"],
+                   f"--demo-index 5: {ab_demo_file} holds 1 demonstration; use 0..0")
+    one_line_error(capsys, ["ros-demo", "--model", tmp_path / "no_model", "--task", "ab"],
+                   "no trained model at")
 
 
 # --- child processes, read from /proc -----------------------------------------------------------

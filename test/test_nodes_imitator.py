@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("rclpy")
 from fake_robot import NAN_JOINTS, PERIOD_S, FakeRobot  # noqa: E402
+from policy_data import overflowing_model  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
@@ -169,26 +170,11 @@ def test_broken_files_set_at_runtime_give_one_error_line_each_and_the_node_stays
                            "activation after the settings are fixed")
 
 
-def overflowing_model(tmp_path):
-    """A checkpoint with finite weights (it loads) whose outputs overflow to NaN/inf."""
-    from policy_data import tiny_config
-
-    from oneshot_ros.policy import checkpoint
-    from oneshot_ros.policy.modeling import OneShotPolicy
-
-    model = OneShotPolicy(tiny_config())
-    state = model.state_dict()
-    for name, value in state.items():
-        if name.endswith("bias"):
-            value.fill_(3e38)
-    model.load_state_dict(state)
-    return checkpoint.save(model, tmp_path / "overflowing")
-
-
 def test_non_finite_policy_outputs_send_no_command_and_the_node_stays_up(
         ros_session, ab_demo_file, tmp_path):
     """argmax over NaN logits picked an extreme bin: the arm moved at full speed."""
-    robot = start_imitator(ros_session, overflowing_model(tmp_path), ab_demo_file)
+    model = overflowing_model(tmp_path / "overflowing")
+    robot = start_imitator(ros_session, model, ab_demo_file)
     robot.run(0.5)
     activate(ros_session)
     robot.run(1.5)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_checks import one_line_error
 from synthetic import synthetic_episode
 
 from oneshot_ros import cli
@@ -29,14 +30,6 @@ def demos(tmp_path) -> Path:
     return path
 
 
-def _one_line_error(capsys, argv, *messages: str) -> None:
-    assert cli.main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    assert err.startswith(f"oneshot-ros {argv[0]}: error: "), err
-    assert all(message in err for message in messages), err
-
-
 def _train(demos: Path, out: Path, iterations: int, *flags: str) -> list[str]:
     return ["train", "--config", str(TINY), "--data", str(demos), "--out", str(out),
             "--iterations", str(iterations), "--json", *flags]
@@ -51,12 +44,12 @@ def _iterations(out: Path) -> list[int]:
 def test_train_into_a_run_needs_resume_or_overwrite(capsys, tmp_path, demos):
     out = tmp_path / "model"
     assert cli.main(_train(demos, out, 2)) == 0
-    _one_line_error(capsys, _train(demos, out, 4),
-                    f"--out {out} already holds a training run (checkpoint of iteration 2); "
-                    "pass --resume to continue it, --overwrite to replace it, or another --out")
+    one_line_error(capsys, _train(demos, out, 4),
+                   f"--out {out} already holds a training run (checkpoint of iteration 2); "
+                   "pass --resume to continue it, --overwrite to replace it, or another --out")
     assert _iterations(out) == [1, 2]  # was 1, 2, 1, 2, 3, 4
-    _one_line_error(capsys, _train(demos, out, 4, "--resume", "--overwrite"),
-                    "--resume and --overwrite: pass one")
+    one_line_error(capsys, _train(demos, out, 4, "--resume", "--overwrite"),
+                   "--resume and --overwrite: pass one")
     assert cli.main(_train(demos, out, 3, "--overwrite")) == 0
     assert _iterations(out) == [1, 2, 3]
     assert cli.main(_train(demos, out, 4, "--resume")) == 0
@@ -68,8 +61,8 @@ def test_files_of_a_run_killed_before_its_first_checkpoint_are_not_trained_over(
     out = tmp_path / "model"
     out.mkdir()
     (out / "metrics.jsonl").write_text('{"iteration": 1, "loss": 1.0}\n')
-    _one_line_error(capsys, _train(demos, out, 2), "already holds a training run's files "
-                    "(metrics.jsonl); pass --overwrite to replace them, or another --out")
+    one_line_error(capsys, _train(demos, out, 2), "already holds a training run's files "
+                   "(metrics.jsonl); pass --overwrite to replace them, or another --out")
     assert cli.main(_train(demos, out, 2, "--overwrite")) == 0
     assert _iterations(out) == [1, 2]
 
@@ -89,11 +82,11 @@ def test_a_second_writer_of_an_out_dir_is_refused_naming_the_holder(capsys, tmp_
         assert holder.stdout.readline() == "held\n"
         busy = f"--out {out} is in use by another running oneshot-ros (pid {holder.pid}); " \
                "wait for it to finish (or stop it), or pass another --out"
-        _one_line_error(capsys, _train(demos, out, 2), busy)
-        _one_line_error(capsys, ["eval", "--model", tiny_model, "--task", "ab", "--episodes",
-                                 1, "--out", out], busy)
-        _one_line_error(capsys, ["dagger", "--model", tiny_model, "--data", demos, "--tasks",
-                                 TRAIN_TASKS, "--out", out], busy)
+        one_line_error(capsys, _train(demos, out, 2), busy)
+        one_line_error(capsys, ["eval", "--model", tiny_model, "--task", "ab", "--episodes",
+                                1, "--out", out], busy)
+        one_line_error(capsys, ["dagger", "--model", tiny_model, "--data", demos, "--tasks",
+                                TRAIN_TASKS, "--out", out], busy)
         assert sorted(p.name for p in out.iterdir()) == [".oneshot-ros.lock"]
     finally:
         holder.stdin.close()  # the holder exits; the kernel drops its lock
@@ -115,5 +108,5 @@ def test_an_empty_out_is_refused(capsys, tmp_path, monkeypatch, demos, tiny_mode
                        TRAIN_TASKS, "--rounds", 1, "--workers", 1],
             "collect": ["collect", "--task", "ab", "--demos-per-task", 1, "--workers", 1],
             }[command]
-    _one_line_error(capsys, [*argv, "--out", ""], "--out '' is empty; pass a path")
+    one_line_error(capsys, [*argv, "--out", ""], "--out '' is empty; pass a path")
     assert list(workdir.iterdir()) == []
