@@ -3,7 +3,6 @@ runtime (the set fails), honoured when they may change, never a crash later. Rea
 
 from __future__ import annotations
 
-import inspect
 import math
 import subprocess
 import sys
@@ -16,7 +15,6 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
-from oneshot_ros.nodes.common import run_node  # noqa: E402
 from oneshot_ros.nodes.launcher import node_command, ros_environment, unique_domain_id  # noqa: E402
 
 BAD_START = [  # (node, parameter, value): each killed or silently stopped a node before
@@ -107,13 +105,17 @@ def test_a_runtime_velocity_limit_applies_from_the_next_command(ros_session):
 
 
 def test_numpy_warnings_in_a_node_are_one_log_line():
-    """run_node formats warnings on one line (numpy's default adds the source line)."""
-    code = ("import warnings, numpy as np\n"
-            "from oneshot_ros.nodes import common\n"
-            "warnings.formatwarning = common._one_line_warning\n"
-            "np.float32(3e38) * np.float32(10)\n")
+    """A node run by run_node (all of ours) logs numpy's warnings on one line each (numpy's
+    default format adds the source line)."""
+    code = ("import numpy as np\n"
+            "from oneshot_ros.nodes import common, params\n"
+            "class Node:\n"
+            "    def __init__(self):\n"
+            "        np.float32(3e38) * np.float32(10)\n"
+            "        raise params.ParameterError('stop here')\n"
+            "common.run_node(Node)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, env=ros_environment(unique_domain_id()))
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "RuntimeWarning: overflow" in lines[0], done.stderr
-    assert "warnings.formatwarning = _one_line_warning" in inspect.getsource(run_node)
+    assert done.returncode == 2 and len(lines) == 2, done.stderr
+    assert "RuntimeWarning: overflow" in lines[0] and "stop here" in lines[1], done.stderr
