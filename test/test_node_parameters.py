@@ -104,7 +104,7 @@ def test_a_runtime_velocity_limit_applies_from_the_next_command(ros_session):
         ros_session.ros.set_params("scripted_expert", {"max_joint_velocity_rad_s": -0.5})
 
 
-def test_numpy_warnings_in_a_node_are_one_log_line():
+def test_numpy_warnings_in_a_node_are_one_log_line(tmp_path):
     """A node run by run_node (all of ours) logs numpy's warnings on one line each (numpy's
     default format adds the source line)."""
     code = ("import numpy as np\n"
@@ -114,7 +114,9 @@ def test_numpy_warnings_in_a_node_are_one_log_line():
             "        np.float32(3e38) * np.float32(10)\n"
             "        raise params.ParameterError('stop here')\n"
             "common.run_node(Node)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    script = tmp_path / "warning_node.py"  # a file: the default format adds its source line
+    script.write_text(code)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=60, env=ros_environment(unique_domain_id()))
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 2, done.stderr
