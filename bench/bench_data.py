@@ -26,20 +26,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oneshot_ros.collect import collect
 from oneshot_ros.data import batch as keys
 from oneshot_ros.data.dataset import PairedDemoDataset
 from oneshot_ros.data.storage import DemoReader
+from oneshot_ros.demos.collect import collect
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.train.step import bc_step, make_optimizer
-from oneshot_ros.world_config import default_world_config
+from oneshot_ros.world.world_config import default_world_config
 
 TASKS = ["ab", "abc", "ab cd", "a bc"]  # 1-2 stages: short demos keep the benchmark quick
 
 
 def _import_world() -> None:
-    import oneshot_ros.demonstrator  # noqa: F401  (pybullet, pinocchio: the start-up cost)
+    import oneshot_ros.demos.demonstrator  # noqa: F401  (pybullet, pinocchio: the start-up cost)
     import oneshot_ros.sim.env  # noqa: F401
 
 

@@ -42,7 +42,7 @@ import sys, time, rclpy
 from geometry_msgs.msg import PoseArray
 from sensor_msgs.msg import JointState
 from oneshot_ros.nodes import conversions as conv
-from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, TORSO_UP_M
+from oneshot_ros.world.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, TORSO_UP_M
 rate_hz, control_hz, seconds = map(float, sys.argv[1:4])
 rclpy.init()
 node = rclpy.create_node("joint_state_stream")
@@ -76,7 +76,7 @@ def make_model(model: str | None, work: Path) -> Path:
 
 def make_demo(work: Path) -> Path:
     from oneshot_ros.data.storage import DemoWriter
-    from oneshot_ros.demonstrator import run_episode
+    from oneshot_ros.demos.demonstrator import run_episode
     from oneshot_ros.sim.env import StackingEnv
 
     env = StackingEnv()
@@ -94,7 +94,7 @@ def measure(args, model: Path, demo: Path, work: Path, tree: str | None = None) 
 
     from oneshot_ros.nodes import conversions as conv
     from oneshot_ros.nodes.session import SimSession
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.world.world_config import WorldConfig
 
     control_hz = WorldConfig().control_hz
     with SimSession(work / "logs") as session:

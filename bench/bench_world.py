@@ -19,9 +19,9 @@ import argparse
 import statistics
 import time
 
-from oneshot_ros import control
-from oneshot_ros.demonstrator import ScriptedStacker, run_episode
+from oneshot_ros.demos.demonstrator import ScriptedStacker, run_episode
 from oneshot_ros.sim.env import StackingEnv
+from oneshot_ros.world import control
 
 TASKS = {2: "ab", 6: "abc def", 10: "abcde fghij"}  # 1, 4 and 8 stages
 # FetchPickAndPlace-v4 real-time factor on the reference machine, by mujoco version

@@ -30,7 +30,7 @@ import torch
 from oneshot_ros.data.batch import ACTION, DEMO_OBS, OBS, collate
 from oneshot_ros.data.storage import DemoReader
 from oneshot_ros.policy import checkpoint
-from oneshot_ros.tasks import parse_task
+from oneshot_ros.world.tasks import parse_task
 
 
 def probe_task(model, demo, other, stride: int = 5) -> dict:

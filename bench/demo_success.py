@@ -22,9 +22,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M, run_episode
+from oneshot_ros.demos.demonstrator import DEFAULT_NOISE_STD_M, run_episode
 from oneshot_ros.sim.env import StackingEnv
-from oneshot_ros.tasks import load_task_list
+from oneshot_ros.world.tasks import load_task_list
 
 TARGETS = {1: 98, 2: 98, 3: 98, 4: 90, 5: 90, 6: 90, 7: 75, 8: 75}  # %, the acceptance targets
 PAPER_DEMO = {1: 99.1, 2: 95.6, 3: 88.5, 4: 78.6, 5: 67.3, 6: 55.7, 7: 42.8, 8: 29.0}
@@ -41,7 +41,7 @@ def tasks_by_stage(root: Path) -> dict[int, list]:
 
 def rates_from_data(path: str) -> dict:
     from oneshot_ros.data.storage import DemoReader
-    from oneshot_ros.tasks import parse_task
+    from oneshot_ros.world.tasks import parse_task
 
     reader = DemoReader(path)
     demos, attempts = Counter(), Counter()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from oneshot_ros.sim.env import StackingEnv
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 COLLAPSE_M = 0.01
 TOWER_XY = (0.6, 0.35)  # base_link: on the table, clear of the arm's home pose

@@ -38,7 +38,7 @@ def tiny_model(tmp_path_factory):
 def ab_demo_file(tmp_path_factory):
     """One noise-free scripted demonstration of "ab" (2 blocks) in the collect format."""
     from oneshot_ros.data.storage import DemoWriter
-    from oneshot_ros.demonstrator import run_episode
+    from oneshot_ros.demos.demonstrator import run_episode
     from oneshot_ros.sim.env import StackingEnv
 
     env = StackingEnv()
@@ -53,7 +53,7 @@ def ab_demo_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_demo_file(tmp_path_factory):
     """Real scripted demonstrations: 2 one-stage tasks x 4 demos, written by `collect`."""
-    from oneshot_ros.collect import collect
+    from oneshot_ros.demos.collect import collect
 
     path = tmp_path_factory.mktemp("demos") / "small.h5"
     collect(["ab", "ab c"], 4, path, workers=1, noise=0.002, progress=False)

@@ -13,7 +13,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
 from oneshot_ros.nodes import conversions as conv
-from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, TORSO_UP_M
+from oneshot_ros.world.robot import ARM_JOINTS, FINGER_JOINTS, READY_ARM, TORSO_JOINT, TORSO_UP_M
 
 PERIOD_S = 0.05
 JOINTS = {TORSO_JOINT: TORSO_UP_M, **dict(zip(ARM_JOINTS, READY_ARM, strict=True)),

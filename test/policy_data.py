@@ -6,7 +6,7 @@ import numpy as np
 
 from oneshot_ros.data import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
-from oneshot_ros.robot import ActionLayout
+from oneshot_ros.world.robot import ActionLayout
 
 
 def tiny_config(**overrides) -> PolicyConfig:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.episode import MANIPULATION, SUCCESS, Episode
-from oneshot_ros.tasks import parse_task
+from oneshot_ros.data.episode import Episode
+from oneshot_ros.world.success import MANIPULATION, SUCCESS
+from oneshot_ros.world.tasks import parse_task
 
 
 def synthetic_episode(task: str, seed: int, noise: float = 0.0) -> Episode:

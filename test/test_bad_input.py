@@ -13,7 +13,7 @@ from synthetic import synthetic_episode
 
 from oneshot_ros.config import load_yaml
 from oneshot_ros.data.storage import DemoWriter
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))  # not UTF-8

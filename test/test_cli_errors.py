@@ -17,7 +17,7 @@ from synthetic import synthetic_episode
 from oneshot_ros import cli
 from oneshot_ros.data.storage import DemoWriter
 from oneshot_ros.errors import InputError
-from oneshot_ros.world_config import default_world_config
+from oneshot_ros.world.world_config import default_world_config
 
 WORLD = {"control_hz": 10.0}
 ROOT = Path(__file__).resolve().parents[1]

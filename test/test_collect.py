@@ -16,8 +16,8 @@ import pytest
 from synthetic import synthetic_episode
 
 from oneshot_ros.cli import main
-from oneshot_ros.collect import collect, derive_seed, parse_shard, plan
 from oneshot_ros.data.storage import DemoReader
+from oneshot_ros.demos.collect import collect, derive_seed, parse_shard, plan
 
 TASKS = ["ab", "abc d", "a b c"]
 WORLD = {"control_hz": 10.0}
@@ -144,7 +144,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 RACER = textwrap.dedent("""
     import sys, time
     from synthetic import synthetic_episode
-    from oneshot_ros.collect import collect
+    from oneshot_ros.demos.collect import collect
     out, task, start_at = sys.argv[1], sys.argv[2], float(sys.argv[3])
     time.sleep(max(0.0, start_at - time.time()))  # both processes create the file together
     report = collect([task], 3, out, world_config=WORLD, producer=synthetic_episode, noise=0.1,

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from oneshot_ros import control
 from oneshot_ros.sim.env import StackingEnv
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world import control
+from oneshot_ros.world.world_config import WorldConfig
 
 
 @pytest.fixture(scope="module")

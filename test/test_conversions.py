@@ -11,7 +11,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from oneshot_ros.nodes import conversions as cv
-from oneshot_ros.robot import ALL_JOINTS, ARM_JOINTS, FINGER_JOINTS, JOINT_LIMITS, READY_ARM
+from oneshot_ros.world.robot import ALL_JOINTS, ARM_JOINTS, FINGER_JOINTS, JOINT_LIMITS, READY_ARM
 
 
 def fetch_joint_state(extra=True, shuffle_seed=0) -> JointState:

@@ -12,7 +12,7 @@ from oneshot_ros.cli import main
 from oneshot_ros.config import load_yaml
 from oneshot_ros.data.dataset import PairedDemoDataset
 from oneshot_ros.data.storage import DemoReader
-from oneshot_ros.demonstrator import Scene, ScriptedStacker
+from oneshot_ros.demos.demonstrator import Scene, ScriptedStacker
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.train.bc import TrainConfig
 from oneshot_ros.train.dagger import ROLLOUTS_FILE, DaggerConfig, DaggerProducer, dagger

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from oneshot_ros import layout
-from oneshot_ros.demonstrator import Scene, ScriptedStacker, run_episode
+from oneshot_ros.demos.demonstrator import Scene, ScriptedStacker, run_episode
 from oneshot_ros.sim.env import StackingEnv
+from oneshot_ros.world import layout
 
 
 @pytest.fixture(scope="module")

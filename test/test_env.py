@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from oneshot_ros.episode import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
-from oneshot_ros.robot import ObsLayout
 from oneshot_ros.sim.env import StackingEnv
-from oneshot_ros.tasks import TaskError
+from oneshot_ros.world.robot import ObsLayout
+from oneshot_ros.world.success import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
+from oneshot_ros.world.tasks import TaskError
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_reset_to_refuses_a_state_of_another_task(env):
 
 
 def test_episodes_do_not_depend_on_history(env):
-    from oneshot_ros.demonstrator import run_episode
+    from oneshot_ros.demos.demonstrator import run_episode
     first = run_episode(env, "ab", 3)
     run_episode(env, "abc", 1)
     again = run_episode(env, "ab", 3)
@@ -154,7 +154,7 @@ def test_a_ten_cube_tower_stands_with_the_default_physics():
     20 solver iterations, which bench/tower_stability.py shows collapsing them, is the control."""
     from dataclasses import replace
 
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.world.world_config import WorldConfig
 
     assert _tower_drift_m(WorldConfig()) < 0.01
     assert _tower_drift_m(replace(WorldConfig(), solver_iterations=20)) > 0.05
@@ -166,7 +166,7 @@ def test_a_ten_cube_tower_stands_with_the_default_physics():
     ({"solver_residual_threshold": -1.0}, "solver_residual_threshold"),
 ])
 def test_physics_settings_that_break_towers_are_refused(overrides, match):
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.world.world_config import WorldConfig
 
     with pytest.raises(ValueError, match=match):
         WorldConfig(**overrides)
@@ -186,7 +186,7 @@ def test_config_world_yaml_spells_out_the_defaults():
     import yaml
 
     from oneshot_ros.config import load_yaml
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.world.world_config import WorldConfig
 
     path = Path(__file__).resolve().parents[1] / "config" / "world.yaml"
     assert load_yaml(WorldConfig, path) == WorldConfig()

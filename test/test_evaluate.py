@@ -9,10 +9,10 @@ import json
 import pytest
 
 from oneshot_ros import cli
-from oneshot_ros.collect import derive_seed, plan
-from oneshot_ros.episode import OUTCOMES
+from oneshot_ros.demos.collect import derive_seed, plan
 from oneshot_ros.evaluate.metrics import NO_DEMO, PAPER_BC, summarize
 from oneshot_ros.evaluate.runner import EVAL_SEED_BIT, EnvRunner, EvalConfig, EvalUnit
+from oneshot_ros.world.success import OUTCOMES
 
 MAX_STEPS = 20
 FIELDS = {"task", "stages", "split", "seed", "demo_seed", "success", "outcome", "steps",
@@ -146,7 +146,7 @@ class _ScriptedPolicy:
         self.env, self.sign, self.generator = env, sign, torch.Generator()
 
     def set_demo(self, demo_obs, stage_ends=None):
-        from oneshot_ros.demonstrator import ScriptedStacker
+        from oneshot_ros.demos.demonstrator import ScriptedStacker
 
         self.expert = ScriptedStacker(self.env.task, self.env.config, noise_std=0.0)
 
@@ -160,7 +160,7 @@ class _ScriptedPolicy:
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])
 def test_expert_agreement_per_stage(sign):
-    from oneshot_ros import rollout
+    from oneshot_ros.demos import rollout
     from oneshot_ros.sim.env import StackingEnv
 
     env = StackingEnv()
@@ -179,7 +179,7 @@ def test_expert_agreement_per_stage(sign):
 def test_agrees_compares_direction_and_gripper():
     import numpy as np
 
-    from oneshot_ros.rollout import agrees
+    from oneshot_ros.demos.rollout import agrees
 
     assert agrees(np.array([0.01, 0, 0, 1]), np.array([0.012, 0.003, 0, 1]))
     assert not agrees(np.array([0.01, 0, 0, 1]), np.array([0, 0.01, 0, 1]))  # 90 degrees off

@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from oneshot_ros.demonstrator import run_episode
-from oneshot_ros.human_style import KEY_DELAY_STEPS, SPEED_RANGE, HumanStyle
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.demos.demonstrator import run_episode
+from oneshot_ros.demos.human_style import KEY_DELAY_STEPS, SPEED_RANGE, HumanStyle
+from oneshot_ros.world.world_config import WorldConfig
 
 CONFIG = WorldConfig()
 FAST = np.array([0.012, 0.0, 0.0, 1.0])  # a traverse, gripper open

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from oneshot_ros.kinematics import FetchKinematics, IKError
-from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS, READY_ARM, TORSO_JOINT, TORSO_UP_M
 from oneshot_ros.sim.quiet import BulletClient, pybullet
+from oneshot_ros.world.kinematics import FetchKinematics, IKError
+from oneshot_ros.world.robot import ARM_JOINTS, JOINT_LIMITS, READY_ARM, TORSO_JOINT, TORSO_UP_M
 
 # gripper_link of the official Fetch description (fetch_fk_vectors.json, 1e-4 m reachable)
 REFERENCE_FK = [
@@ -57,7 +57,7 @@ def test_fk_matches_pybullet_link_poses(kin):
 
 
 def kin_urdf():
-    from oneshot_ros.robot import urdf_path
+    from oneshot_ros.world.robot import urdf_path
     return urdf_path()
 
 
@@ -89,7 +89,7 @@ def test_bad_inputs_are_rejected(kin):
 
 def _axis_clearance(kin, q, obstacle) -> float:
     """Distance (m) from `obstacle` to the nearest origin of the arm-axis links."""
-    from oneshot_ros.kinematics import ARM_AXIS_LINKS
+    from oneshot_ros.world.kinematics import ARM_AXIS_LINKS
 
     kin.fk(q, TORSO_UP_M)  # updates kin.data's frames
     points = [kin.data.oMf[kin.model.getFrameId(n)].translation for n in ARM_AXIS_LINKS]
@@ -99,7 +99,7 @@ def _axis_clearance(kin, q, obstacle) -> float:
 def test_ik_swivels_the_arm_off_an_obstacle_and_keeps_the_gripper_on_target(kin):
     """A block right under the elbow (the top of a tall tower beside the grasp): the control
     loop's repeated IK calls move the elbow away while the gripper holds its pose."""
-    from oneshot_ros.robot import HOME_ARM
+    from oneshot_ros.world.robot import HOME_ARM
 
     q = np.array(HOME_ARM)
     gripper, _ = kin.fk(q, TORSO_UP_M)

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from oneshot_ros.nodes import conversions
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))

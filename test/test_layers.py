@@ -1,16 +1,15 @@
-"""The package's layers point one way: every project import (top-level or inside a function)
-runs down the layers, never up, read from the source with ast (like test_package's rclpy check).
+"""The package's layers point one way and its packages form no cycle, read from the source with
+ast (like test_package's rclpy check): every project import (top-level or inside a function)
+runs down the layers, never up.
 
-    commands -> nodes / train / evaluate -> demonstrator / episodes -> policy / sim
-             -> control (world rules shared by sim and the real arm) -> data
-             -> tasks / robot / world config / video writer
+    commands / cli -> nodes / train / evaluate / particle -> demos -> policy / sim
+                   -> data -> world -> utils / config / errors
 
-Control sits below the simulator because StackingEnv executes every action through it (one
-action -> joint command path for sim and real arm); the success check and the start layout sit
-with it because the real arm judges and clamps with them too. WorldConfig (the world's settings,
-a plain dataclass on top of robot) and the MP4/GIF writer (used by evaluation, the commands and
-the sim driver's ~/save_video; imageio loads inside it) sit in the bottom layer, so every layer
-may use them.
+`world` holds the rules shared by the simulator and the real arm (robot layout, tasks,
+kinematics, world settings, start layout, success check, actions -> joint commands); `data`
+the Episode record and its storage; `demos` everything that produces episodes (demonstrator,
+the episode loop, rollouts, collection, replay, recording). `utils` (worker pool, MP4/GIF
+writer), `config` and `errors` sit at the bottom so every layer may use them.
 """
 
 import ast
@@ -18,22 +17,19 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "oneshot_ros"
 
-# Module (or package) -> layer, top = highest. The longest matching name decides.
+# Package (or top-level module) -> layer, top = highest. The longest matching name decides.
 LAYERS = {
     "oneshot_ros.cli": 7, "oneshot_ros.commands": 7,
     "oneshot_ros.nodes": 6, "oneshot_ros.train": 6, "oneshot_ros.evaluate": 6,
     "oneshot_ros.particle": 6,
-    "oneshot_ros.demonstrator": 5, "oneshot_ros.episode_loop": 5, "oneshot_ros.rollout": 5,
-    "oneshot_ros.collect": 5, "oneshot_ros.replay": 5, "oneshot_ros.recording": 5,
-    "oneshot_ros.human_style": 5,
+    "oneshot_ros.demos": 5,
     "oneshot_ros.policy": 4, "oneshot_ros.sim": 4,
-    "oneshot_ros.control": 3, "oneshot_ros.success": 3, "oneshot_ros.layout": 3,
-    "oneshot_ros.data": 2,
-    "oneshot_ros": 1, "oneshot_ros.episode": 1, "oneshot_ros.tasks": 1, "oneshot_ros.robot": 1,
-    "oneshot_ros.kinematics": 1, "oneshot_ros.errors": 1, "oneshot_ros.config": 1,
-    "oneshot_ros.pool": 1, "oneshot_ros.trajectory": 1, "oneshot_ros.world_config": 1,
-    "oneshot_ros.video": 1,
+    "oneshot_ros.data": 3,
+    "oneshot_ros.world": 2,
+    "oneshot_ros": 1, "oneshot_ros.utils": 1, "oneshot_ros.config": 1, "oneshot_ros.errors": 1,
 }
+# A newcomer reads the top level first: a few entry modules beside the packages.
+MAX_TOP_LEVEL_MODULES = 6
 # Packages of one layer that stay apart: training never imports evaluation, nor the reverse.
 APART = ("oneshot_ros.nodes", "oneshot_ros.train", "oneshot_ros.evaluate", "oneshot_ros.particle")
 # (importer, imported) pairs exempt from APART; none today.
@@ -41,8 +37,8 @@ SIDEWAYS_ALLOWED: set[tuple[str, str]] = set()
 # Project imports inside functions, each for a reason other than hiding an edge.
 LAZY_ALLOWED = {
     "oneshot_ros.commands": "the CLI imports every command module to build --help: fast start",
-    "oneshot_ros.collect": "PyBullet and Pinocchio load when the first episode runs",
-    "oneshot_ros.recording": "h5py only once a file is written",
+    "oneshot_ros.demos.collect": "PyBullet and Pinocchio load when the first episode runs",
+    "oneshot_ros.demos.recording": "h5py only once a file is written",
     "oneshot_ros.nodes.imitator": "torch and h5py load with the first policy",
 }
 
@@ -94,10 +90,66 @@ def _imports(module: str) -> list[tuple[str, bool]]:
     return found
 
 
-def test_every_module_has_a_layer():
-    missing = sorted(m for m in MODULES if _owner(m, LAYERS) in (None, "oneshot_ros")
-                     and m != "oneshot_ros")
-    assert not missing, f"add these modules to LAYERS in {__file__}: {missing}"
+def _package(module: str) -> str:
+    """oneshot_ros.world.tasks -> oneshot_ros.world; a top-level module is its own package."""
+    return ".".join(module.split(".")[:2])
+
+
+def test_every_package_has_a_layer():
+    missing = sorted({_package(m) for m in MODULES if m != "oneshot_ros"} - set(LAYERS))
+    assert not missing, f"add these packages to LAYERS in {__file__}: {missing}"
+
+
+def test_the_top_level_stays_small():
+    top = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__")
+    assert len(top) <= MAX_TOP_LEVEL_MODULES, f"group these into packages: {top}"
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One cycle of `graph` as a path of names, or [] when there is none (depth-first search)."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return []
+
+
+def _graph(of=lambda module: module, top_level_only=False) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for module in MODULES:
+        for target, lazy in _imports(module):
+            if of(target) != of(module) and not (top_level_only and lazy):
+                graph.setdefault(of(module), set()).add(of(target))
+    return graph
+
+
+def test_packages_form_no_cycle():
+    cycle = _cycle(_graph(_package))
+    assert not cycle, "packages import each other in a cycle: " + " -> ".join(cycle)
+
+
+def test_modules_form_no_import_cycle():
+    cycle = _cycle(_graph(top_level_only=True))
+    assert not cycle, "modules import each other at load time in a cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_check_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []
 
 
 def test_imports_point_down_the_layers():
@@ -127,9 +179,10 @@ def test_the_checks_see_a_wrong_import(tmp_path):
     source = MODULES[module].read_text()
     try:
         MODULES[module] = tmp_path / "storage.py"
-        MODULES[module].write_text(source + "\n\ndef f():\n    from oneshot_ros import rollout\n"
+        MODULES[module].write_text(source + "\n\ndef f():\n"
+                                   "    from oneshot_ros.demos import rollout\n"
                                    "    import oneshot_ros.sim.env\n")
-        assert {("oneshot_ros.rollout", True), ("oneshot_ros.sim.env", True)} \
+        assert {("oneshot_ros.demos.rollout", True), ("oneshot_ros.sim.env", True)} \
             <= set(_imports(module))
     finally:
         MODULES[module] = PACKAGE / "data" / "storage.py"

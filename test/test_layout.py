@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from oneshot_ros import layout
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world import layout
+from oneshot_ros.world.world_config import WorldConfig
 
 BOXED_IN_SEED = 2986  # 10 blocks: the first 20,000 draws leave no room for the last block
 

@@ -14,7 +14,7 @@ from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from oneshot_ros.data.storage import DemoReader  # noqa: E402
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
-from oneshot_ros.robot import ARM_JOINTS, HOME_ARM, JOINT_LIMITS  # noqa: E402
+from oneshot_ros.world.robot import ARM_JOINTS, HOME_ARM, JOINT_LIMITS  # noqa: E402
 
 VELOCITY_LIMITS = np.array([JOINT_LIMITS[name].velocity for name in ARM_JOINTS])
 

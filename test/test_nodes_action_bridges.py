@@ -20,7 +20,7 @@ from oneshot_ros.nodes.launcher import (  # noqa: E402
     ros_environment,
     unique_domain_id,
 )
-from oneshot_ros.robot import READY_ARM  # noqa: E402
+from oneshot_ros.world.robot import READY_ARM  # noqa: E402
 
 BRIDGES = ["gripper_action_bridge", "trajectory_action_bridge"]
 HAS_CONTROL_MSGS = importlib.util.find_spec("control_msgs") is not None

@@ -14,7 +14,7 @@ from policy_data import overflowing_model  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
-from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS, READY_ARM  # noqa: E402
+from oneshot_ros.world.robot import ARM_JOINTS, JOINT_LIMITS, READY_ARM  # noqa: E402
 
 MAX_VELOCITY = 1.5
 
@@ -191,7 +191,7 @@ def test_a_demo_file_still_being_written_is_retried_until_it_is_free(
     import shutil
 
     from oneshot_ros.data.storage import DemoWriter
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.world.world_config import WorldConfig
 
     demo_file = shutil.copy(ab_demo_file, tmp_path / "recording.h5")
     writer = DemoWriter(demo_file, dataclasses.asdict(WorldConfig()))  # holds the file

@@ -13,8 +13,8 @@ pytest.importorskip("rclpy")
 from fake_robot import BLOCKS, NAN_JOINTS, PERIOD_S, FakeRobot  # noqa: E402
 
 from oneshot_ros.data.storage import DemoReader  # noqa: E402
-from oneshot_ros.robot import ObsLayout  # noqa: E402
-from oneshot_ros.world_config import WorldConfig  # noqa: E402
+from oneshot_ros.world.robot import ObsLayout  # noqa: E402
+from oneshot_ros.world.world_config import WorldConfig  # noqa: E402
 
 
 def test_ros_record_succeeds_on_ab_and_writes_the_collect_format(tmp_path):
@@ -88,7 +88,8 @@ def test_recorder_survives_a_rejected_state_and_stale_inputs_in_either_order(ros
     robot.run(0.3, joints=NAN_JOINTS, command=True)
     robot.run(0.5, command=True)
     log = ros_session.nodes.log("demo_recorder")
-    assert "/joint_states rejected" in log and log.count("no /joint_states for") == 2
+    # >= 2: a loaded machine may also log a stale start before the first state arrives
+    assert "/joint_states rejected" in log and log.count("no /joint_states for") >= 2
     assert stop_and_read(ros_session, out).length >= 10
 
 

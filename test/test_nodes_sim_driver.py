@@ -9,7 +9,7 @@ from sensor_msgs.msg import JointState  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory  # noqa: E402
 
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
-from oneshot_ros.robot import ALL_JOINTS, ARM_JOINTS, HOME_ARM  # noqa: E402
+from oneshot_ros.world.robot import ALL_JOINTS, ARM_JOINTS, HOME_ARM  # noqa: E402
 
 SIM = {"task": "ab cd", "seed": 7, "real_time": False, "time_scale": 3.0}
 

@@ -9,7 +9,7 @@ from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.action_head import ActionHead
 from oneshot_ros.policy.imitator import Imitator, NonFiniteActionError
 from oneshot_ros.policy.modeling import OneShotPolicy
-from oneshot_ros.robot import ActionLayout
+from oneshot_ros.world.robot import ActionLayout
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from oneshot_ros.sim.actuation import Actuation
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.sim.perception import Perception
-from oneshot_ros.world_config import WorldConfig, with_defaults
+from oneshot_ros.world.world_config import WorldConfig, with_defaults
 
 Q0, Q1 = np.zeros(7), np.full(7, 0.1)
 
@@ -77,7 +77,7 @@ def test_defaults_leave_the_world_untouched_and_older_configs_compare_equal():
 
 def test_a_demo_file_from_before_the_new_settings_accepts_new_demos(tmp_path):
     from oneshot_ros.data.storage import DemoReader, DemoWriter
-    from oneshot_ros.demonstrator import run_episode
+    from oneshot_ros.demos.demonstrator import run_episode
 
     env = StackingEnv()
     try:

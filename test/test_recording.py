@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from oneshot_ros.data.storage import DemoReader
-from oneshot_ros.recording import EpisodeBuffer, EpisodeFile
-from oneshot_ros.robot import ObsLayout
-from oneshot_ros.tasks import parse_task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.demos.recording import EpisodeBuffer, EpisodeFile
+from oneshot_ros.world.robot import ObsLayout
+from oneshot_ros.world.tasks import parse_task
+from oneshot_ros.world.world_config import WorldConfig
 
 
 def test_buffer_to_file_round_trip_and_lazy_open(tmp_path):

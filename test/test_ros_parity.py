@@ -21,7 +21,7 @@ from oneshot_ros.evaluate.parity import (  # noqa: E402
 )
 from oneshot_ros.nodes import conversions as conv  # noqa: E402
 from oneshot_ros.nodes.parity import ros_expert_episode  # noqa: E402
-from oneshot_ros.robot import HOME_ARM  # noqa: E402
+from oneshot_ros.world.robot import HOME_ARM  # noqa: E402
 
 PERIOD_S = 0.05
 

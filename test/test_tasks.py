@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from oneshot_ros.cli import main
-from oneshot_ros.tasks import (
+from oneshot_ros.world.tasks import (
     TEST_PER_STAGE,
     TRAIN_PER_STAGE,
     VAL_PER_STAGE,

@@ -113,7 +113,7 @@ def test_rollout_every_needs_a_rollout_check_from_the_caller(small_demo_file, tm
 @pytest.mark.parametrize("bounds, kept", [("max_stages: 1\n", 1), ("min_stages: 2\n", 1),
                                           ("min_stages: 1\nmax_stages: 2\n", 2)])
 def test_stage_bounds_select_tasks(tmp_path, bounds, kept):
-    from oneshot_ros.collect import collect
+    from oneshot_ros.demos.collect import collect
 
     data = tmp_path / "mixed.h5"
     collect(["ab", "abc"], 2, data, workers=1, noise=0.002, progress=False)  # 1 and 2 stages

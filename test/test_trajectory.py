@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from oneshot_ros.trajectory import Trajectory, TrajectoryError, TrajectoryFollower
+from oneshot_ros.nodes.trajectory_follower import Trajectory, TrajectoryError, TrajectoryFollower
 
 P = 0.05  # control period, s
 V = 2.0  # rad/s limit

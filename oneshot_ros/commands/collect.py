@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from oneshot_ros.collect import MAX_ATTEMPTS
 from oneshot_ros.commands._args import (
     check_noise,
     check_not_empty,
@@ -24,6 +23,7 @@ from oneshot_ros.commands._args import (
     check_output_file,
     positive_int,
 )
+from oneshot_ros.demos.collect import MAX_ATTEMPTS
 from oneshot_ros.errors import InputError
 
 
@@ -55,12 +55,12 @@ def add_arguments(parser):
 def run(args) -> int:
     import dataclasses
 
-    from oneshot_ros.collect import collect, parse_shard
     from oneshot_ros.config import load_yaml
-    from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
-    from oneshot_ros.layout import check_room
-    from oneshot_ros.tasks import load_task_list, parse_task
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.demos.collect import collect, parse_shard
+    from oneshot_ros.demos.demonstrator import DEFAULT_NOISE_STD_M
+    from oneshot_ros.world.layout import check_room
+    from oneshot_ros.world.tasks import load_task_list, parse_task
+    from oneshot_ros.world.world_config import WorldConfig
 
     tasks = [str(t) for t in load_task_list(args.tasks)] if args.tasks else args.task
     if not tasks:
@@ -72,7 +72,7 @@ def run(args) -> int:
     check_noise("--noise", noise, world_config.max_step_m)
     check_room(world_config, max(parse_task(t).n_blocks for t in tasks))  # before --out exists
     out = _output_path(args.out, shard)
-    from oneshot_ros.collect import EnvProducer
+    from oneshot_ros.demos.collect import EnvProducer
 
     report = collect(tasks, args.demos_per_task, out, world_config=world, workers=args.workers,
                      producer=EnvProducer(world, args.demo_style),

@@ -31,8 +31,8 @@ def run(args) -> int:
 
     from oneshot_ros.config import load_yaml
     from oneshot_ros.evaluate.training_check import rollout_success
-    from oneshot_ros.tasks import load_task_list
     from oneshot_ros.train.dagger import DaggerConfig, dagger
+    from oneshot_ros.world.tasks import load_task_list
 
     cfg = load_yaml(DaggerConfig, args.config)
     if args.rounds is not None:

@@ -13,7 +13,7 @@ import json
 import time
 
 from oneshot_ros.commands._args import Once, check_noise, check_video_path, positive_int, seed_int
-from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
+from oneshot_ros.demos.demonstrator import DEFAULT_NOISE_STD_M
 
 
 def add_arguments(parser):
@@ -32,12 +32,12 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from oneshot_ros.config import load_yaml
-    from oneshot_ros.demonstrator import run_episode
-    from oneshot_ros.layout import check_room
+    from oneshot_ros.demos.demonstrator import run_episode
     from oneshot_ros.sim.env import StackingEnv
-    from oneshot_ros.tasks import parse_task
-    from oneshot_ros.video import FrameRecorder, write_video
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.utils.video import FrameRecorder, write_video
+    from oneshot_ros.world.layout import check_room
+    from oneshot_ros.world.tasks import parse_task
+    from oneshot_ros.world.world_config import WorldConfig
 
     task = parse_task(args.task)
     if args.video:

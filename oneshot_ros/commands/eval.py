@@ -103,7 +103,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from oneshot_ros.evaluate.runner import EnvRunner, ModelFactory
-    from oneshot_ros.tasks import parse_task
+    from oneshot_ros.world.tasks import parse_task
 
     tasks = _select(_load_tasks(args), args.max_tasks_per_stage, args.stages)
     check_output_dir("--out", args.out)
@@ -179,8 +179,8 @@ def _world(factory, overrides: list[tuple[str, object]], most_blocks: int) -> di
     """The checkpoint's world config with --world overrides (checked: one line if bad, also
     when it has no room for the largest task's blocks)."""
     from oneshot_ros.config import from_dict
-    from oneshot_ros.layout import check_room
-    from oneshot_ros.world_config import WorldConfig
+    from oneshot_ros.world.layout import check_room
+    from oneshot_ros.world.world_config import WorldConfig
 
     world = {**factory.world_config(), **dict(overrides)}
     config = from_dict(WorldConfig, world, "--world")  # ConfigError: an InputError, one line
@@ -209,7 +209,7 @@ def _append_rejected(out: Path, record: dict) -> None:
 
 
 def _load_tasks(args) -> list[str]:
-    from oneshot_ros.tasks import load_task_list, parse_task
+    from oneshot_ros.world.tasks import load_task_list, parse_task
 
     if args.task:
         tasks = [parse_task(task).string for task in args.task]
@@ -228,7 +228,7 @@ def _select(tasks: list[str], per_stage: int | None,
             stages: tuple[int, int] | None = None) -> list[str]:
     """The tasks with `stages` (low, high) stages, the first `per_stage` of each stage count,
     in list order."""
-    from oneshot_ros.tasks import parse_task
+    from oneshot_ros.world.tasks import parse_task
 
     if stages is not None:
         tasks = [t for t in tasks if stages[0] <= parse_task(t).n_stages <= stages[1]]
@@ -248,9 +248,9 @@ def _select(tasks: list[str], per_stage: int | None,
 
 
 def _config(args):
-    from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
+    from oneshot_ros.demos.demonstrator import DEFAULT_NOISE_STD_M
     from oneshot_ros.evaluate.runner import EvalConfig
-    from oneshot_ros.robot import ActionLayout
+    from oneshot_ros.world.robot import ActionLayout
 
     noise = DEFAULT_NOISE_STD_M if args.demo_noise is None else args.demo_noise
     check_noise("--demo-noise", noise, ActionLayout.max_step_m)

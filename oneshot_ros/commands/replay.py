@@ -23,8 +23,8 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from oneshot_ros.data.storage import DemoReader
-    from oneshot_ros.replay import replay
-    from oneshot_ros.video import write_video
+    from oneshot_ros.demos.replay import replay
+    from oneshot_ros.utils.video import write_video
 
     check_video_path("--out", args.out)
     with DemoReader(args.paths) as reader:

@@ -27,7 +27,7 @@ from oneshot_ros.commands._args import (
     seed_int,
 )
 from oneshot_ros.errors import InputError
-from oneshot_ros.tasks import parse_task
+from oneshot_ros.world.tasks import parse_task
 
 DEFAULT_MODEL = "models/bc_all_stages"
 TEST_TASKS = Path(__file__).resolve().parents[2] / "config" / "tasks" / "test.txt"
@@ -99,7 +99,7 @@ def record_demo(task: str, seed: int, out: Path) -> tuple[Path, int]:
     import dataclasses
 
     from oneshot_ros.data.storage import DemoWriter
-    from oneshot_ros.demonstrator import run_episode
+    from oneshot_ros.demos.demonstrator import run_episode
     from oneshot_ros.sim.env import StackingEnv
 
     env = StackingEnv()

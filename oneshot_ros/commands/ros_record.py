@@ -36,7 +36,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from oneshot_ros.tasks import parse_task
+    from oneshot_ros.world.tasks import parse_task
 
     task = parse_task(args.task)
     out = check_output_file("--out", args.out).resolve()  # before ROS loads and nodes start

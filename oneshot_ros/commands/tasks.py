@@ -1,6 +1,6 @@
 """oneshot-ros tasks split [--out-dir config/tasks] [--seed 0]
 
-Writes the deterministic task split (oneshot_ros.tasks.split_tasks) as <out-dir>/train.txt,
+Writes the deterministic task split (oneshot_ros.world.tasks.split_tasks) as <out-dir>/train.txt,
 test.txt and val.txt: one task per line, '#' header with the rule and seed. Defaults, ablations
 and early stopping are chosen on val.txt; test.txt is evaluated once per shipped model.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from oneshot_ros.tasks import SPLIT_SEED, format_task_list, split_tasks
+from oneshot_ros.world.tasks import SPLIT_SEED, format_task_list, split_tasks
 
 RULE = (
     "Task = towers, top block first, in build order; stages = blocks - towers.\n"

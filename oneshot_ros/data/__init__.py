@@ -1,1 +1,1 @@
-"""Demonstration data: the Episode record, versioned HDF5 storage, collection, paired loader."""
+"""Demonstration data: the Episode record, versioned HDF5 storage, re-timing, the paired loader."""

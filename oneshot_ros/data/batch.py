@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from oneshot_ros.robot import ActionLayout, ObsLayout
+from oneshot_ros.world.robot import ActionLayout, ObsLayout
 
 DEMO_OBS = "demo_obs"  # (N, T, 3B+2) float32, conditioning demonstration observations
 DEMO_MASK = "demo_mask"  # (N, T) bool, True = real demo step

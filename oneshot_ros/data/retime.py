@@ -3,7 +3,7 @@
     obs, ends = retime(demo_obs, rng, stage_ends)   # (T, D) -> (T', D), T' ~ 1.3-2.5 T
 
 A person teleoperating the arm builds the same towers as the scripted demonstrator on another
-clock (`oneshot_ros.human_style`): slower, at a speed re-chosen every few seconds, with pauses
+clock (`demos.human_style`): slower, at a speed re-chosen every few seconds, with pauses
 and a stop before each gripper key press. A policy trained only on scripted demos reads such a
 demo worse (over ROS, 4-6 stages: 25/42 human-style vs 38/42 scripted). This turns a recorded
 demo into one on that clock: the output follows the same path, sampled at fractional source
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.robot import ObsLayout
+from oneshot_ros.world.robot import ObsLayout
 
 SPEED_RANGE = (0.4, 1.0)  # source steps per output step, re-drawn per segment
 SEGMENT_STEPS = (40, 120)  # output steps one speed holds (human_style.SEGMENT_STEPS)

@@ -42,11 +42,12 @@ import numpy as np
 from oneshot_ros import __version__
 from oneshot_ros.config import ConfigError, from_dict
 from oneshot_ros.data import journal
-from oneshot_ros.episode import OUTCOMES, Episode
+from oneshot_ros.data.episode import Episode
 from oneshot_ros.errors import FileFormatError, InputError, OutOfRangeError
-from oneshot_ros.robot import MIN_BLOCKS, ActionLayout, ObsLayout
-from oneshot_ros.tasks import TaskError, parse_task
-from oneshot_ros.world_config import WorldConfig, with_defaults
+from oneshot_ros.world.robot import MIN_BLOCKS, ActionLayout, ObsLayout
+from oneshot_ros.world.success import OUTCOMES
+from oneshot_ros.world.tasks import TaskError, parse_task
+from oneshot_ros.world.world_config import WorldConfig, with_defaults
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 from oneshot_ros.data.storage import DemoReader
-from oneshot_ros.tasks import parse_task
+from oneshot_ros.world.tasks import parse_task
 
 
 def summarize(reader: DemoReader) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oneshot_ros.robot import BLOCK_LETTERS
+from oneshot_ros.world.robot import BLOCK_LETTERS
 
 
 @dataclass

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 
-from oneshot_ros.episode import OUTCOMES
-from oneshot_ros.tasks import parse_task, split_tasks
+from oneshot_ros.world.success import OUTCOMES
+from oneshot_ros.world.tasks import parse_task, split_tasks
 
 NO_DEMO = "no_demonstration"  # the demonstrator failed on every demo seed: not evaluated
 SPLITS = ("train", "test", "val", "other")

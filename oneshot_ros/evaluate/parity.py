@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.demonstrator import ScriptedStacker
-from oneshot_ros.episode_loop import run_loop
-from oneshot_ros.kinematics import FetchKinematics
+from oneshot_ros.demos.demonstrator import ScriptedStacker
+from oneshot_ros.demos.episode_loop import run_loop
 from oneshot_ros.sim.env import StackingEnv
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.kinematics import FetchKinematics
+from oneshot_ros.world.world_config import WorldConfig
 
 MIN_MOVE_M = 0.002  # m; shorter commanded moves (grasp, pauses) are left out
 

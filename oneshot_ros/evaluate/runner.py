@@ -33,18 +33,18 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from oneshot_ros import rollout
-from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M, DEMO_STYLES
+from oneshot_ros.demos import rollout
+from oneshot_ros.demos.demonstrator import DEFAULT_NOISE_STD_M, DEMO_STYLES
+from oneshot_ros.demos.replay import replay
 from oneshot_ros.evaluate.attention import AttentionTrace
 from oneshot_ros.evaluate.metrics import NO_DEMO, split_of, summarize
 from oneshot_ros.policy import checkpoint
 from oneshot_ros.policy.configuration import DECODE_MODES
 from oneshot_ros.policy.imitator import Imitator, NonFiniteActionError
-from oneshot_ros.pool import ordered_results
-from oneshot_ros.replay import replay
 from oneshot_ros.sim.env import make_env
-from oneshot_ros.tasks import parse_task
-from oneshot_ros.video import write_video
+from oneshot_ros.utils.pool import ordered_results
+from oneshot_ros.utils.video import write_video
+from oneshot_ros.world.tasks import parse_task
 
 EVAL_SEED_BIT = 1 << 31  # set in every evaluation seed, never in a collection seed
 DEMO_ATTEMPTS = 10  # demo seeds tried per episode before it is reported as NO_DEMO

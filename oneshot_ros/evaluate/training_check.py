@@ -11,7 +11,7 @@ from functools import partial
 from oneshot_ros.evaluate.runner import EnvRunner, EvalConfig
 from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.policy.modeling import OneShotPolicy
-from oneshot_ros.tasks import parse_task
+from oneshot_ros.world.tasks import parse_task
 
 
 def rollout_success(model: OneShotPolicy, tasks: list[str], n_tasks: int, episodes: int,

@@ -30,15 +30,15 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory
 
-from oneshot_ros import control
 from oneshot_ros.config import ConfigError, load_yaml
-from oneshot_ros.kinematics import FetchKinematics
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes import params
 from oneshot_ros.nodes.params import declare
-from oneshot_ros.robot import TORSO_JOINT
-from oneshot_ros.tasks import parse_task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world import control
+from oneshot_ros.world.kinematics import FetchKinematics
+from oneshot_ros.world.robot import TORSO_JOINT
+from oneshot_ros.world.tasks import parse_task
+from oneshot_ros.world.world_config import WorldConfig
 
 QOS_DEPTH = 10
 

@@ -20,7 +20,7 @@ from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from visualization_msgs.msg import Marker, MarkerArray
 
-from oneshot_ros.robot import (
+from oneshot_ros.world.robot import (
     ARM_JOINTS,
     BASE_FRAME,
     FINGER_JOINTS,

@@ -24,7 +24,7 @@ from rosgraph_msgs.msg import Clock
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from oneshot_ros import control
+from oneshot_ros.demos.recording import EpisodeBuffer, EpisodeFile
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     QOS_DEPTH,
@@ -41,8 +41,8 @@ from oneshot_ros.nodes.common import (
     task_problem,
 )
 from oneshot_ros.nodes.params import declare
-from oneshot_ros.recording import EpisodeBuffer, EpisodeFile
-from oneshot_ros.tasks import parse_task
+from oneshot_ros.world import control
+from oneshot_ros.world.tasks import parse_task
 
 
 class DemoRecorder(Node):

@@ -5,7 +5,7 @@
 
 Inactive until ~/activate (std_srvs/SetBool) is true. Once per control period (paced by the
 /joint_states stamps) it builds the observation like StackingEnv, runs Imitator.act and turns
-the end-effector displacement into joint targets with the shared IK path (oneshot_ros.control),
+the end-effector displacement into joint targets with the shared IK path (world.control),
 clamped to the joint limits and max_joint_velocity_rad_s. A missing or broken model or demo:
 one error line, no commands, and a retry whenever model/demo_file/demo_index change; a demo
 file a recorder is still writing is retried every 0.5 s. NaN/inf policy outputs: no command
@@ -20,7 +20,6 @@ from std_msgs.msg import Float64
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
-from oneshot_ros import control
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes.common import (
     RobotStateInput,
@@ -34,6 +33,7 @@ from oneshot_ros.nodes.common import (
 )
 from oneshot_ros.nodes.params import INT_MAX, declare
 from oneshot_ros.policy.imitator import NonFiniteActionError
+from oneshot_ros.world import control
 
 RELOAD_PARAMS = {"model", "demo_file", "demo_index", "seed", "ensemble", "torch_threads"}
 RETRY_PERIOD_S = 0.5  # the watchdog's period: a busy demo file is retried this often

@@ -15,7 +15,7 @@ from __future__ import annotations
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from oneshot_ros.episode_loop import SETTLE_STEPS
+from oneshot_ros.demos.episode_loop import SETTLE_STEPS
 from oneshot_ros.nodes import conversions as conv
 
 

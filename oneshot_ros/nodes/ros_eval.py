@@ -22,10 +22,10 @@ from pathlib import Path
 import yaml
 from std_srvs.srv import SetBool
 
-from oneshot_ros.episode import MANIPULATION
-from oneshot_ros.episode_loop import SETTLE_STEPS
+from oneshot_ros.demos.episode_loop import SETTLE_STEPS
 from oneshot_ros.errors import InputError
 from oneshot_ros.nodes.session import SimSession
+from oneshot_ros.world.success import MANIPULATION
 
 IMITATOR, SIM = "imitator", "sim_driver"
 POLL_S = 0.05  # status polls: the horizon and the settling are judged within ~1 step

@@ -5,14 +5,13 @@
 
 Once per control period (paced by the /joint_states stamps): gripper position by FK of the
 measured joints, ScriptedStacker.act on the current scene, then the shared action -> joint
-target path (oneshot_ros.control, as StackingEnv.step) -> gripper and arm commands.
+target path (oneshot_ros.world.control, as StackingEnv.step) -> gripper and arm commands.
 Stale inputs: publish nothing (the controllers hold), logged once.
 """
 
 from rclpy.node import Node
 
-from oneshot_ros import control
-from oneshot_ros.demonstrator import ScriptedStacker
+from oneshot_ros.demos.demonstrator import ScriptedStacker
 from oneshot_ros.nodes.common import (
     RobotStateInput,
     declare_command_output,
@@ -24,6 +23,7 @@ from oneshot_ros.nodes.common import (
     task_problem,
 )
 from oneshot_ros.nodes.params import declare
+from oneshot_ros.world import control
 
 
 class ScriptedExpert(Node):

@@ -3,7 +3,7 @@
     python -m oneshot_ros.nodes.sim_driver --ros-args --params-file config/sim_driver.yaml \
         -p task:="ab cd" -p seed:=3
 
-Arm commands follow ros2_control's joint_trajectory_controller (oneshot_ros.trajectory): a
+Arm commands follow ros2_control's joint_trajectory_controller (nodes.trajectory_follower): a
 received JointTrajectory replaces the current one at the next control period, its points are
 reached at header.stamp (zero = now) + time_from_start, interpolated linearly from the measured
 joints through every point, and the last point is held; a trajectory that ends in the past, or
@@ -33,8 +33,8 @@ from sensor_msgs.msg import JointState
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
-from oneshot_ros import trajectory
 from oneshot_ros.nodes import conversions as conv
+from oneshot_ros.nodes import trajectory_follower as trajectory
 from oneshot_ros.nodes.common import (
     QOS_DEPTH,
     GapInput,
@@ -47,9 +47,9 @@ from oneshot_ros.nodes.common import (
     task_problem,
 )
 from oneshot_ros.nodes.params import ParameterError, declare
-from oneshot_ros.robot import ARM_JOINTS, JOINT_LIMITS
 from oneshot_ros.sim.env import StackingEnv
-from oneshot_ros.video import write_video
+from oneshot_ros.utils.video import write_video
+from oneshot_ros.world.robot import ARM_JOINTS, JOINT_LIMITS
 
 
 class SimDriver(Node):

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from oneshot_ros.policy.configuration import DECODE_MODES, PolicyConfig
-from oneshot_ros.robot import ActionLayout
+from oneshot_ros.world.robot import ActionLayout
 
 CLOSE_CLASS, OPEN_CLASS = 0, 1
 

@@ -30,7 +30,7 @@ from oneshot_ros.errors import FileFormatError
 from oneshot_ros.policy.action_head import ActionHead
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
-from oneshot_ros.robot import MAX_BLOCKS, MIN_BLOCKS, ObsLayout
+from oneshot_ros.world.robot import MAX_BLOCKS, MIN_BLOCKS, ObsLayout
 
 FORMAT = "oneshot_ros.policy"
 FORMAT_VERSION = 2  # 2: config_sha256 covers config.json; 1: weights' sha256 only

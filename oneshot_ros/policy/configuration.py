@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from oneshot_ros.config import from_dict
-from oneshot_ros.robot import ActionLayout
+from oneshot_ros.world.robot import ActionLayout
 
 VARIANTS = ("full", "final_state", "snapshot")  # §6 baselines: Final state, Snapshot
 ACTION_HEADS = ("categorical", "l2")

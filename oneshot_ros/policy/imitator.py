@@ -25,7 +25,7 @@ from oneshot_ros.policy.configuration import DECODE_MODES
 from oneshot_ros.policy.inference import DemoPlan, FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.policy.weight_norm import fold_weight_norm
-from oneshot_ros.robot import ObsLayout
+from oneshot_ros.world.robot import ObsLayout
 
 
 class NonFiniteActionError(ValueError):

@@ -21,7 +21,7 @@ from collections import deque
 
 import numpy as np
 
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 
 class Actuation:

@@ -22,16 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oneshot_ros import control, layout, success
 from oneshot_ros.config import from_dict
-from oneshot_ros.kinematics import FetchKinematics
-from oneshot_ros.robot import ARM_JOINTS, FINGER_JOINTS, HOME_ARM, TORSO_JOINT
 from oneshot_ros.sim.actuation import Actuation
 from oneshot_ros.sim.perception import Perception
 from oneshot_ros.sim.quiet import pybullet
 from oneshot_ros.sim.scene import Scene
-from oneshot_ros.tasks import Task, parse_task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world import control, layout, success
+from oneshot_ros.world.kinematics import FetchKinematics
+from oneshot_ros.world.robot import ARM_JOINTS, FINGER_JOINTS, HOME_ARM, TORSO_JOINT
+from oneshot_ros.world.tasks import Task, parse_task
+from oneshot_ros.world.world_config import WorldConfig
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 NOISE_STREAM = 0x5EED_0B5  # keeps the perception noise apart from other seeded streams
 

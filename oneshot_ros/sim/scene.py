@@ -1,6 +1,6 @@
 """PyBullet scene: our Fetch URDF, a table and the cubes, in the env's own BulletClient.
 
-Physics only: kinematics come from oneshot_ros.kinematics. Grasping is by friction between the
+Physics only: kinematics come from world.kinematics. Grasping is by friction between the
 finger pads and the cube; nothing ever glues a block to the hand.
 """
 
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.robot import (
+from oneshot_ros.sim.quiet import BulletClient, pybullet, silenced_stdout
+from oneshot_ros.world.robot import (
     ARM_JOINTS,
     EE_LINK,
     FINGER_JOINTS,
@@ -17,8 +18,7 @@ from oneshot_ros.robot import (
     TORSO_JOINT,
     urdf_path,
 )
-from oneshot_ros.sim.quiet import BulletClient, pybullet, silenced_stdout
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 BLOCK_COLOURS = (  # a..j, distinct and readable in renders
     (0.90, 0.10, 0.10), (0.10, 0.60, 0.95), (0.15, 0.75, 0.20), (0.98, 0.80, 0.10),

@@ -33,7 +33,6 @@ from oneshot_ros.errors import InputError
 from oneshot_ros.policy import attention, checkpoint
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.modeling import OneShotPolicy
-from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
 from oneshot_ros.train.distributed import DistributedContext, unwrap, wrap_model
 from oneshot_ros.train.step import (
@@ -44,6 +43,7 @@ from oneshot_ros.train.step import (
     eval_metrics,
     make_optimizer,
 )
+from oneshot_ros.world.tasks import parse_task
 
 log = logging.getLogger(__name__)
 METRICS_FILE, CURVES_FILE = "metrics.jsonl", "curves.png"

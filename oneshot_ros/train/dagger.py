@@ -33,18 +33,18 @@ from pathlib import Path
 
 import numpy as np
 
-from oneshot_ros import rollout
-from oneshot_ros.collect import collect, derive_seed
+from oneshot_ros.data.episode import Episode
 from oneshot_ros.data.storage import DemoReader
-from oneshot_ros.demonstrator import DEFAULT_NOISE_STD_M
-from oneshot_ros.episode import Episode
-from oneshot_ros.episode_loop import Trajectory
+from oneshot_ros.demos import rollout
+from oneshot_ros.demos.collect import collect, derive_seed
+from oneshot_ros.demos.demonstrator import DEFAULT_NOISE_STD_M
+from oneshot_ros.demos.episode_loop import EpisodeTrace
 from oneshot_ros.errors import InputError
 from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.sim.env import make_env
-from oneshot_ros.tasks import parse_task
 from oneshot_ros.train import state
 from oneshot_ros.train.bc import DataPaths, RolloutCheck, TrainConfig, train
+from oneshot_ros.world.tasks import parse_task
 
 ROLLOUTS_FILE, LOG_FILE = "dagger_rollouts.h5", "dagger.json"
 SOURCE = "dagger"
@@ -104,16 +104,16 @@ class DaggerProducer:
                      if s != seed]
             demo = rollout.conditioning_demo(env, task, seeds, self.demo_noise)
             coin = np.random.default_rng([seed, 1])
-            trajectory = Trajectory()
+            trace = EpisodeTrace()
             record = rollout.policy_episode(
-                env, imitator, task, seed, demo, trajectory=trajectory,
+                env, imitator, task, seed, demo, trace=trace,
                 mix=lambda action, expert: expert if coin.random() < self.beta else action)
         finally:
             torch.set_num_threads(threads)
-        return Episode(task, seed, noise, np.array(trajectory.obs),
-                       np.array(trajectory.executed, dtype=np.float32),
-                       np.array(trajectory.labels), record["success"], record["outcome"],
-                       trajectory.stage_ends, source=SOURCE)
+        return Episode(task, seed, noise, np.array(trace.obs),
+                       np.array(trace.executed, dtype=np.float32),
+                       np.array(trace.labels), record["success"], record["outcome"],
+                       trace.stage_ends, source=SOURCE)
 
     def _load(self):
         if self._env is None:

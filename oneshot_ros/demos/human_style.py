@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 SPEED_RANGE = (0.4, 0.8)  # fraction of the expert's move kept, per speed segment
 SEGMENT_STEPS = (40, 120)  # a speed holds this long (2-6 s at 20 Hz)

@@ -1,6 +1,6 @@
 """The one episode loop: act, step, note when each stage first holds, stop once settled.
 
-    trajectory = run_loop(env, obs, horizon, choose)  # choose(obs, n_placed) -> executed, label
+    trace = run_loop(env, obs, horizon, choose)  # choose(obs, n_placed) -> executed, label
 
 The scripted demonstrator (demonstrator.run_episode), evaluation rollouts and DAgger's learner
 rollouts (rollout.policy_episode) all run this loop, so they settle and count stages alike:
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from oneshot_ros.episode import MANIPULATION
+from oneshot_ros.world.success import MANIPULATION
 
 SETTLE_STEPS = 5  # steps after the goal first holds before the episode is judged
 FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable failure
@@ -23,7 +23,7 @@ FAILURE_CHECK_STEPS = 20  # how often a rollout checks for an irrecoverable fail
 Chooser = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
-class Trajectory:
+class EpisodeTrace:
     """What an episode visited: observations, executed actions, expert labels, stage ends."""
 
     def __init__(self):
@@ -46,20 +46,20 @@ class Trajectory:
 def run_loop(env, obs: np.ndarray, horizon: int, choose: Chooser,
              settle_steps: int = SETTLE_STEPS, on_step: Callable[[object], None] | None = None,
              stop_on_manipulation: bool = False,
-             trajectory: Trajectory | None = None) -> Trajectory:
+             trace: EpisodeTrace | None = None) -> EpisodeTrace:
     """Run `env` (just reset, `obs` its observation) for at most `horizon` steps.
 
     on_step(env) runs after every step. `stop_on_manipulation`: every FAILURE_CHECK_STEPS
     steps, end early once a block has fallen off the table (irrecoverable, paper B.4).
     """
-    trajectory = Trajectory() if trajectory is None else trajectory
+    trace = EpisodeTrace() if trace is None else trace
     done_at, n_placed = None, 0
     for step in range(horizon):
         executed, label = choose(obs, n_placed)
         previous_obs = obs
         obs, info = env.step(executed)
         n_placed = info["n_placed"]
-        trajectory.add(previous_obs, executed, label, step, n_placed)
+        trace.add(previous_obs, executed, label, step, n_placed)
         if on_step is not None:
             on_step(env)
         if info["success"] and done_at is None:
@@ -69,4 +69,4 @@ def run_loop(env, obs: np.ndarray, horizon: int, choose: Chooser,
         if (stop_on_manipulation and step % FAILURE_CHECK_STEPS == 0
                 and env.outcome() == MANIPULATION):
             break
-    return trajectory
+    return trace

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from oneshot_ros.episode import Episode
+from oneshot_ros.data.episode import Episode
 from oneshot_ros.errors import InputError
 from oneshot_ros.sim.env import make_env
 

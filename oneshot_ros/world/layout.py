@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from oneshot_ros.errors import InputError
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.world_config import WorldConfig
 
 PAN_AXIS_X = 0.03265  # shoulder-pan axis in base_link x (docs/robot.md)
 MAX_TARGET_Z_M = 1.30  # highest top-down TCP we command

@@ -18,7 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from oneshot_ros.errors import InputError
-from oneshot_ros.robot import BLOCK_LETTERS, MAX_BLOCKS, MIN_BLOCKS
+from oneshot_ros.world.robot import BLOCK_LETTERS, MAX_BLOCKS, MIN_BLOCKS
 
 TABLE = None  # support of a tower's bottom block
 

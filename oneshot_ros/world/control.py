@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oneshot_ros import layout, success
-from oneshot_ros.kinematics import FetchKinematics, IKError
-from oneshot_ros.robot import GRIPPER_MAX_GAP_M, ObsLayout
-from oneshot_ros.tasks import Task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world import layout, success
+from oneshot_ros.world.kinematics import FetchKinematics, IKError
+from oneshot_ros.world.robot import GRIPPER_MAX_GAP_M, ObsLayout
+from oneshot_ros.world.tasks import Task
+from oneshot_ros.world.world_config import WorldConfig
 
 
 @dataclass

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from oneshot_ros.episode import SUCCESS, Episode
-from oneshot_ros.tasks import Task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.data.episode import Episode
+from oneshot_ros.world.success import SUCCESS
+from oneshot_ros.world.tasks import Task
+from oneshot_ros.world.world_config import WorldConfig
 
 
 class EpisodeBuffer:

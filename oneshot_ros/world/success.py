@@ -14,9 +14,15 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from oneshot_ros.episode import MANIPULATION, SUCCESS, TIMEOUT, WRONG_MOVE
-from oneshot_ros.tasks import Task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.world.tasks import Task
+from oneshot_ros.world.world_config import WorldConfig
+
+# Failure categories (paper B.4), checked in this order after "success".
+SUCCESS = "success"
+MANIPULATION = "manipulation_failure"  # irrecoverable, e.g. a block off the table
+WRONG_MOVE = "wrong_move"  # a block rests on something other than its goal support
+TIMEOUT = "recoverable_failure"  # time ran out with the goal still reachable
+OUTCOMES = (SUCCESS, MANIPULATION, WRONG_MOVE, TIMEOUT)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from oneshot_ros.robot import TORSO_UP_M, ActionLayout
+from oneshot_ros.world.robot import TORSO_UP_M, ActionLayout
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from oneshot_ros import layout
-from oneshot_ros.episode import SUCCESS, Episode
-from oneshot_ros.episode_loop import SETTLE_STEPS, run_loop
-from oneshot_ros.human_style import HORIZON_FACTOR, HumanStyle
-from oneshot_ros.robot import ActionLayout
-from oneshot_ros.tasks import Task, parse_task
-from oneshot_ros.world_config import WorldConfig
+from oneshot_ros.data.episode import Episode
+from oneshot_ros.demos.episode_loop import SETTLE_STEPS, run_loop
+from oneshot_ros.demos.human_style import HORIZON_FACTOR, HumanStyle
+from oneshot_ros.world import layout
+from oneshot_ros.world.robot import ActionLayout
+from oneshot_ros.world.success import SUCCESS
+from oneshot_ros.world.tasks import Task, parse_task
+from oneshot_ros.world.world_config import WorldConfig
 
 DEFAULT_NOISE_STD_M = 0.002  # m per control step on dx, dy, dz (max step is 0.015)
 GRASP_OFFSET_M = 0.01  # gripper_link above the cube centre when grasping (fingertips clear table)

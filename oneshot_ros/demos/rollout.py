@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from oneshot_ros.demonstrator import Scene, ScriptedStacker, run_episode
-from oneshot_ros.episode import Episode
-from oneshot_ros.episode_loop import Trajectory, run_loop
+from oneshot_ros.data.episode import Episode
+from oneshot_ros.demos.demonstrator import Scene, ScriptedStacker, run_episode
+from oneshot_ros.demos.episode_loop import EpisodeTrace, run_loop
 
 StepHook = Callable[[object, dict], None]  # (env, attention dict) after every policy step
 
@@ -92,12 +92,12 @@ Mixer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (policy, expert) -> ex
 
 def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
                    max_steps: int | None = None, on_step: StepHook | None = None,
-                   mix: Mixer | None = None, trajectory: Trajectory | None = None) -> dict:
+                   mix: Mixer | None = None, trace: EpisodeTrace | None = None) -> dict:
     """Greedy rollout of `imitator` conditioned on `demo`, until success (+ settling) or horizon.
 
     The ensemble's temporal-dropout draws are seeded by the episode seed, so the episode does not
     depend on which worker ran it or on the episodes before it. DAgger passes `mix` (which of
-    the policy's and the expert's actions to execute) and `trajectory` (filled step by step).
+    the policy's and the expert's actions to execute) and `trace` (filled step by step).
     """
     obs = env.reset(task, seed)
     imitator.generator.manual_seed(seed)
@@ -113,7 +113,7 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
 
     hook = None if on_step is None else (lambda env: on_step(env, attention[0]))
     visited = run_loop(env, obs, horizon, choose, on_step=hook, stop_on_manipulation=True,
-                       trajectory=trajectory)
+                       trace=trace)
     return {**_result(env, len(visited), horizon), "expert_agreement": agreement.fractions()}
 
 

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pinocchio as pin
 
-from oneshot_ros.robot import (
+from oneshot_ros.world.robot import (
     ARM_JOINTS,
     EE_LINK,
     HOME_ARM,

@@ -30,13 +30,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from oneshot_ros.data.episode import Episode
 from oneshot_ros.data.storage import DemoWriter
-from oneshot_ros.demonstrator import run_episode
-from oneshot_ros.episode import Episode
+from oneshot_ros.demos.demonstrator import run_episode
 from oneshot_ros.errors import InputError
-from oneshot_ros.pool import ordered_results
-from oneshot_ros.tasks import parse_task
-from oneshot_ros.world_config import default_world_config
+from oneshot_ros.utils.pool import ordered_results
+from oneshot_ros.world.tasks import parse_task
+from oneshot_ros.world.world_config import default_world_config
 
 log = logging.getLogger(__name__)
 

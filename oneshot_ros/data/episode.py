@@ -6,14 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from oneshot_ros.robot import ActionLayout, ObsLayout
-
-# Failure categories (paper B.4), checked in this order after "success".
-SUCCESS = "success"
-MANIPULATION = "manipulation_failure"  # irrecoverable, e.g. a block off the table
-WRONG_MOVE = "wrong_move"  # a block rests on something other than its goal support
-TIMEOUT = "recoverable_failure"  # time ran out with the goal still reachable
-OUTCOMES = (SUCCESS, MANIPULATION, WRONG_MOVE, TIMEOUT)
+from oneshot_ros.world.robot import ActionLayout, ObsLayout
+from oneshot_ros.world.success import OUTCOMES
 
 
 @dataclass

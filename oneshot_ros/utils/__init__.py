@@ -1,0 +1,1 @@
+"""Utilities every layer may use: a worker pool and the MP4/GIF writer."""
