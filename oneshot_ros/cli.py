@@ -39,6 +39,7 @@ COMMANDS = {
     "train": ("train", "train a one-shot policy by behavioral cloning"),
     "dagger": ("dagger", "DAgger: label the policy's own rollouts with the demonstrator, retrain"),
     "eval": ("eval", "evaluate a trained policy: success by number of stages"),
+    "failures": ("failures", "failure analysis of an evaluation: tower height, stage, time"),
     "particle": ("particle", "the paper's particle-reaching sanity task"),
     "ros-demo": ("ros_demo", "sim driver + imitator over ROS 2 topics on an unseen task"),
     "ros-record": ("ros_record", "sim driver + scripted expert + recorder over ROS 2"),

@@ -16,7 +16,8 @@ from oneshot_ros.world.success import OUTCOMES
 
 MAX_STEPS = 20
 FIELDS = {"task", "stages", "split", "seed", "demo_seed", "success", "outcome", "steps",
-          "demo_success", "demo_outcome", "demo_steps", "n_placed"}
+          "demo_success", "demo_outcome", "demo_steps", "n_placed", "stage_ends",
+          "demo_stage_ends"}
 
 
 def _eval(model, out, *extra) -> tuple[int, str, str]:
@@ -54,6 +55,10 @@ def test_episodes_jsonl_has_one_record_per_episode(eval_run):
         assert r["demo_success"], "the scripted demonstrator should stack 'ab'"
         assert "0" in r["expert_agreement"]
         assert all(0.0 <= f <= 1.0 for f in r["expert_agreement"].values())
+        # the stage 'ab' has: when the demo completed it, when the policy did (if it did)
+        assert len(r["demo_stage_ends"]) == 1 and 0 < r["demo_stage_ends"][0] < r["demo_length"]
+        assert len(r["stage_ends"]) >= r["n_placed"] and all(
+            0 <= s < r["steps"] for s in r["stage_ends"])
 
 
 def test_json_output_and_summary(eval_run):

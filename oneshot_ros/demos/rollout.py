@@ -114,7 +114,8 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
     hook = None if on_step is None else (lambda env: on_step(env, attention[0]))
     visited = run_loop(env, obs, horizon, choose, on_step=hook, stop_on_manipulation=True,
                        trace=trace)
-    return {**_result(env, len(visited), horizon), "expert_agreement": agreement.fractions()}
+    return {**_result(env, len(visited), horizon), "expert_agreement": agreement.fractions(),
+            "stage_ends": list(visited.stage_ends)}  # step at which each stage first held
 
 
 def demonstrator_episode(env, task: str, seed: int, noise: float) -> dict:

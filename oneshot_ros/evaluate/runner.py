@@ -238,6 +238,7 @@ def unit_start(env, unit: EvalUnit, cfg: EvalConfig) -> tuple[dict, object]:
         record.update(demo_seed=None, success=None, outcome=NO_DEMO, steps=0, n_placed=0)
         return record, None
     record["demo_seed"], record["demo_length"] = demo.seed, demo.length
+    record["demo_stage_ends"] = [int(s) for s in demo.stage_ends]
     return record, demo
 
 
