@@ -1,5 +1,6 @@
 """imitator as a real process with a tiny policy: activation, limits, stale hold, bad input,
-missing model; and the full loop through `oneshot-ros ros-demo` (sim driver + imitator)."""
+missing model; and the full loop through `oneshot-ros ros-demo` (sim driver + imitator).
+Its lifecycle transitions themselves: test_nodes_lifecycle.py."""
 
 import json
 import subprocess
@@ -19,14 +20,24 @@ from oneshot_ros.world.robot import ARM_JOINTS, JOINT_LIMITS, READY_ARM  # noqa:
 MAX_VELOCITY = 1.5
 
 
-def start_imitator(session, model, demo_file):
+LOAD_TIMEOUT_S = 120.0  # configure loads torch, the model and the demo
+
+
+def start_imitator(session, model, demo_file, configure: bool = True):
+    """The imitator, configured (inactive: loaded, publishing nothing) unless configure=False."""
     session.start("imitator", {"model": str(model), "demo_file": str(demo_file),
                                "max_joint_velocity_rad_s": MAX_VELOCITY})
     session.wait_for_service("/imitator/activate", SetBool)
     robot = FakeRobot(session)
-    session.wait_until(lambda: "conditioned on" in session.nodes.log("imitator"), 60,
-                       "the policy to load")
+    if configure:
+        ok, message = session.ros.change_state("imitator", "configure", LOAD_TIMEOUT_S)
+        assert ok and "conditioned on" in session.nodes.log("imitator"), message
     return robot
+
+
+def set_active(session, value: bool) -> tuple[bool, str]:
+    """~/activate: true configures (when unconfigured, i.e. loads) and activates."""
+    return session.ros.set_bool("/imitator/activate", value, LOAD_TIMEOUT_S)
 
 
 def test_commands_only_after_activation_within_limits_and_stale_inputs_hold(
@@ -60,20 +71,17 @@ def test_commands_only_after_activation_within_limits_and_stale_inputs_hold(
     ros_session.nodes.check_alive()
 
 
-def test_missing_model_logs_once_stays_up_and_loads_when_set(ros_session, tiny_model,
-                                                              ab_demo_file, tmp_path):
-    ros_session.start("imitator", {"model": str(tmp_path / "missing"),
-                                   "demo_file": str(ab_demo_file)})
-    ros_session.wait_for_service("/imitator/activate", SetBool)
-    ros_session.wait_until(lambda: "no policy" in ros_session.nodes.log("imitator"), 60,
-                           "the load error")
-    ros_session.ros.spin_for(1.5)
-    assert ros_session.nodes.log("imitator").count("no policy") == 1
-    ok, message = ros_session.ros.set_bool("/imitator/activate", True)
-    assert not ok and "no policy" in message
+def test_a_missing_model_refuses_activation_in_one_line_and_loads_when_set(
+        ros_session, tiny_model, ab_demo_file, tmp_path):
+    start_imitator(ros_session, tmp_path / "missing", ab_demo_file, configure=False)
+    ok, message = set_active(ros_session, True)  # configure fails: not activated
+    assert not ok and "no policy" in message and "missing" in message
+    ros_session.ros.spin_for(1.0)
+    assert ros_session.nodes.log("imitator").count("no policy") == 1  # no retries of it
+    assert ros_session.ros.get_state("imitator") == "unconfigured"
     ros_session.ros.set_params("imitator", {"model": str(tiny_model)})
-    ros_session.wait_until(lambda: ros_session.ros.set_bool("/imitator/activate", True)[0], 60,
-                           "activation after the model is set")
+    ok, message = set_active(ros_session, True)
+    assert ok and ros_session.ros.get_state("imitator") == "active", message
 
 
 def test_ros_demo_runs_the_loop_and_writes_json_and_video(tiny_model, tmp_path):
@@ -97,7 +105,7 @@ def test_ros_demo_without_a_model_fails_with_one_clear_line(tmp_path):
 
 
 def activate(session) -> None:
-    ok, message = session.ros.set_bool("/imitator/activate", True)
+    ok, message = set_active(session, True)
     assert ok, message
 
 
@@ -151,23 +159,26 @@ def test_broken_files_set_at_runtime_give_one_error_line_each_and_the_node_stays
                               lambda h5: h5["data/demo_0"].pop("obs"))
     too_many = broken_demo_file(ab_demo_file, tmp_path / "too_many.h5",
                                 lambda h5: h5["data"].attrs.modify("n_demos", 3))
-    start_imitator(ros_session, tiny_model, ab_demo_file)
+    start_imitator(ros_session, tiny_model, ab_demo_file)  # loaded: inactive
+    assert ros_session.ros.change_state("imitator", "cleanup")[0]  # settable again
     settings = [{"model": str(broken_model(tiny_model, tmp_path))},
                 {"model": str(tiny_model), "demo_file": str(no_obs)},
                 {"demo_file": str(too_many)}]
     for k, params in enumerate(settings, start=1):
         ros_session.ros.set_params("imitator", params)
-        ros_session.wait_until(lambda k=k: ros_session.nodes.log("imitator").count("no policy")
-                               == k, 60, f"the load error of {params}")
-        ok, message = ros_session.ros.set_bool("/imitator/activate", True)
+        ok, message = ros_session.ros.change_state("imitator", "configure", LOAD_TIMEOUT_S)
+        log = ros_session.nodes.log("imitator")
+        assert not ok and log.count("no policy") == 2 * k - 1, params  # one line a configure
+        ok, message = set_active(ros_session, True)  # configures again: the same refusal
         assert not ok and "no policy" in message
+        assert ros_session.nodes.log("imitator").count("no policy") == 2 * k
     with pytest.raises(ValueError, match="torch_threads out of range"):  # refused at the set
         ros_session.ros.set_params("imitator", {"demo_file": str(ab_demo_file),
                                                 "torch_threads": 0})
     assert "Traceback" not in ros_session.nodes.log("imitator")
     ros_session.ros.set_params("imitator", {"demo_file": str(ab_demo_file)})
-    ros_session.wait_until(lambda: ros_session.ros.set_bool("/imitator/activate", True)[0], 60,
-                           "activation after the settings are fixed")
+    ok, message = set_active(ros_session, True)
+    assert ok, message
 
 
 def test_non_finite_policy_outputs_send_no_command_and_the_node_stays_up(
@@ -196,13 +207,14 @@ def test_a_demo_file_still_being_written_is_retried_until_it_is_free(
     demo_file = shutil.copy(ab_demo_file, tmp_path / "recording.h5")
     writer = DemoWriter(demo_file, dataclasses.asdict(WorldConfig()))  # holds the file
     try:
-        ros_session.start("imitator", {"model": str(tiny_model), "demo_file": str(demo_file)})
-        ros_session.wait_for_service("/imitator/activate", SetBool)
-        ros_session.wait_until(lambda: "being written" in ros_session.nodes.log("imitator"), 60,
-                               "the busy-file error")
-        ros_session.ros.spin_for(1.5)  # retried three times, logged once
+        start_imitator(ros_session, tiny_model, demo_file, configure=False)
+        ok, message = ros_session.ros.change_state("imitator", "configure", LOAD_TIMEOUT_S)
+        assert not ok and "being written" in ros_session.nodes.log("imitator")
+        ros_session.ros.spin_for(1.5)  # configured again three times, logged once
         assert ros_session.nodes.log("imitator").count("no policy") == 1
+        assert ros_session.ros.get_state("imitator") == "unconfigured"
     finally:
         writer.close()
     ros_session.wait_until(lambda: "conditioned on" in ros_session.nodes.log("imitator"), 30,
                            "the retry after the writer closed the file")
+    assert ros_session.ros.get_state("imitator") == "inactive"

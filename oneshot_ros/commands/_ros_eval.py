@@ -61,7 +61,7 @@ def _episode(ros, env, unit: EvalUnit, demo_path: Path, cfg) -> EpisodeResult:
     record, demo = unit_start(env, unit, cfg)
     if demo is None:
         return EpisodeResult({**record, "valid": True})
-    # a new file per episode: never busy, and the imitator's log line names this load
+    # a new file per episode: never busy (a recorder never holds it)
     with DemoWriter(demo_path, dataclasses.asdict(env.config)) as writer:
         writer.append(demo)
     record.update(ros.run(unit.task, unit.seed, demo_path, cfg.max_steps))

@@ -7,8 +7,9 @@ Starts the sim driver and the imitator as child processes (config/<node>.yaml, a
 ROS_DOMAIN_ID), gives the imitator ONE demonstration of the task (by default recorded now by the
 scripted demonstrator; the task defaults to the first one of config/tasks/test.txt, unseen in
 training), then runs --episodes episodes from new start layouts: reset over ~/reset, activate
-over ~/activate, judge success from the sim. Prints the success rate (--json: one object with
-task, episodes, successes, success_rate); --video writes the rendered episodes.
+the imitator (a lifecycle node: configured once, activated and deactivated per episode over
+/imitator/change_state), judge success from the sim. Prints the success rate (--json: one
+object with task, episodes, successes, success_rate); --video writes the rendered episodes.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ def default_tasks() -> set[str]:
 
 
 def _start_nodes(session, task, args, model, demo_file, demo_index) -> None:
-    from std_srvs.srv import SetBool
+    from lifecycle_msgs.srv import GetState
 
     sim = {"task": task, "seed": args.seed, "real_time": False, "time_scale": args.time_scale}
     if args.video:
@@ -166,20 +167,18 @@ def _start_nodes(session, task, args, model, demo_file, demo_index) -> None:
     session.start("imitator", {"model": str(model), "demo_file": str(demo_file),
                                "demo_index": demo_index, "active": False})
     session.wait_for_service("/sim_driver/status")
-    session.wait_for_service("/imitator/activate", SetBool)
-    # the policy loads after the node is up (the node answers once it has; on a busy machine
-    # that can take longer than a usual service call): activation succeeds once it has
-    session.wait_until(lambda: session.ros.set_bool("/imitator/activate", True, 120.0)[0], 120,
-                       "the imitator to load its policy")
-    session.ros.set_bool("/imitator/activate", False)
+    session.wait_for_service("/imitator/get_state", GetState)
+    # configure loads the policy and the demo; it answers once loaded (on a busy machine that
+    # takes longer than a usual service call: lifecycle() waits up to 120 s)
+    session.lifecycle("imitator", "configure")
 
 
 def _episode(session, seed: int, max_steps: int | None) -> dict:
     session.reset(seed)
     session.wait_steps(2)
-    session.ros.set_bool("/imitator/activate", True)
+    session.lifecycle("imitator", "activate")
     status = session.run_until_done(max_wall_s=900, max_steps=max_steps)
-    session.ros.set_bool("/imitator/activate", False)
+    session.lifecycle("imitator", "deactivate")
     return {"seed": seed, "steps": status["step"], "success": status["success"],
             "outcome": status["outcome"], "n_placed": status["n_placed"]}
 

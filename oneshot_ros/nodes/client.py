@@ -3,6 +3,8 @@
     with RosClient(domain_id) as ros:
         ros.set_params("sim_driver", {"seed": 3})
         ok, message = ros.trigger("/sim_driver/reset")
+        ok, message = ros.change_state("imitator", "configure")   # a lifecycle transition
+        label = ros.get_state("imitator")                          # "inactive"
         states = ros.collect("/joint_states", JointState)   # list of (receive time s, msg)
         ros.spin_for(1.0)
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 import time
 
 import rclpy
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
@@ -48,6 +52,24 @@ class RosClient:
     def set_bool(self, service: str, value: bool, timeout_s: float = 10.0) -> tuple[bool, str]:
         response = self.call(service, SetBool, SetBool.Request(data=value), timeout_s)
         return response.success, response.message
+
+    def change_state(self, node_name: str, transition: str,
+                     timeout_s: float = 10.0) -> tuple[bool, str]:
+        """Run a lifecycle transition ("configure", "activate", "deactivate", "cleanup",
+        "shutdown") over /<node>/change_state. The standard service says only whether it
+        succeeded; the message names the state the node is in afterwards (the node's log says
+        why a transition failed). A configure answers after the node's load: give it time."""
+        request = ChangeState.Request(transition=Transition(label=transition))
+        response = self.call(f"/{node_name}/change_state", ChangeState, request, timeout_s)
+        state = self.get_state(node_name, timeout_s)
+        if response.success:
+            return True, f"{transition}: {node_name} is {state}"
+        return False, f"{transition} failed or is not available: {node_name} is {state}"
+
+    def get_state(self, node_name: str, timeout_s: float = 10.0) -> str:
+        """The lifecycle state's label ("unconfigured", "inactive", "active", "finalized")."""
+        response = self.call(f"/{node_name}/get_state", GetState, GetState.Request(), timeout_s)
+        return response.current_state.label
 
     def set_params(self, node_name: str, values: dict, timeout_s: float = 10.0) -> None:
         request = SetParameters.Request(

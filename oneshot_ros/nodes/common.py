@@ -1,15 +1,18 @@
 """Pieces every oneshot_ros node shares: parameters, the robot's state in, commands out.
 
     config = declare_world_config(node)  # the WorldConfig the node runs in, checked
-    run_node(MyNode)  # a node's main: bad parameters are one line and exit 2
+    run_node(MyNode)  # a node's main: bad parameters one line, exit 2; SIGINT/SIGTERM exit 0
     state = RobotStateInput(node, stale_timeout_s, on_joint_state=callback)
     commands = declare_command_output(node, control_period_s)  # CommandOutput from parameters
     commands.send(command, q_measured, state.stamp)
     teleop = TeleopInput(node, "/cmd_vel", stamped, control_period_s, max_step_m, stale_s)
 
 Each class turns messages into checked numpy with `conversions` and logs a rejected message
-(throttled) instead of acting on it. The world config comes from WorldConfig (or a YAML override),
-the one source of truth for the control rate and the action clip.
+(throttled) instead of acting on it. Sensor inputs (/joint_states, /block_poses) subscribe with
+SENSOR_QOS (best effort, latest values): they match best-effort camera pipelines and robot
+drivers as well as reliable publishers; commands go out reliable (what the controllers expect).
+The world config comes from WorldConfig (or a YAML override), the one source of truth for the
+control rate and the action clip.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseArray, Twist, TwistStamped
 from rclpy.executors import ExternalShutdownException
+from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -40,7 +44,11 @@ from oneshot_ros.world.robot import TORSO_JOINT
 from oneshot_ros.world.tasks import parse_task
 from oneshot_ros.world.world_config import WorldConfig
 
-QOS_DEPTH = 10
+QOS_DEPTH = 10  # reliable topics: commands, teleop, /clock
+# Sensor inputs: best effort, keep last 5, volatile (rclpy's qos_profile_sensor_data). A
+# best-effort subscription matches reliable and best-effort publishers alike; a reliable one
+# would never hear a best-effort camera pipeline. The nodes only ever use the latest message.
+SENSOR_QOS = qos_profile_sensor_data
 
 
 class MissingDependency(RuntimeError):
@@ -60,8 +68,12 @@ def require(module: str, ros_package: str):
 
 
 def run_node(factory, args=None) -> None:
-    """A node's main: spin it. A refused parameter at start-up is one stderr line and exit 2,
-    a missing optional package one line and exit 1 (no traceback either way)."""
+    """Every node's main: spin it. A refused parameter at start-up is one stderr line and exit
+    2, a missing optional package one line and exit 1 (no traceback either way). Stopped from
+    outside it exits 0 without a traceback, as ros2/demos' nodes do: Ctrl-C (SIGINT:
+    KeyboardInterrupt) and SIGTERM (`ros2 launch` after SIGINT, systemd, docker stop: rclpy's
+    handler shuts the context down, spin raises ExternalShutdownException). A lifecycle node
+    passes through its shutdown transition on the way out (`finish`)."""
     warnings.formatwarning = _one_line_warning  # numpy's warnings: one log line, not three
     module = factory.__module__  # "__main__" under python -m: the file then names the node
     name = Path(sys.argv[0]).stem if module == "__main__" else module.rsplit(".", 1)[-1]
@@ -76,12 +88,13 @@ def run_node(factory, args=None) -> None:
     except MissingDependency as err:
         print(f"{name}: {err}", file=sys.stderr)
         code = 1
-    except KeyboardInterrupt:
-        pass
-    except ExternalShutdownException:
-        code = 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # stopped from outside: a normal end
     finally:
         if node is not None:
+            finish = getattr(node, "finish", None)
+            if finish is not None:
+                finish()
             node.destroy_node()
         rclpy.try_shutdown()
     if code:
@@ -141,8 +154,9 @@ def declare_stale_timeout(node, what: str = "hold, log once") -> float:
                    high=60.0)
 
 
-def declare_seed(node, description: str, dynamic: bool = False) -> int:
-    return declare(node, "seed", 0, description, low=0, high=params.SEED_MAX, dynamic=dynamic)
+def declare_seed(node, description: str, dynamic: bool = False, check=None) -> int:
+    return declare(node, "seed", 0, description, low=0, high=params.SEED_MAX, check=check,
+                   dynamic=dynamic)
 
 
 def control_period_s(rate_hz: float, config: WorldConfig) -> float:
@@ -170,7 +184,8 @@ class StampSource:
 class RobotStateInput:
     """Latest /joint_states and /block_poses, checked, with their ages (wall clock).
 
-    A rejected message leaves the last accepted one in place (it only ages)."""
+    A rejected message leaves the last accepted one in place (it only ages). Both subscribe
+    with SENSOR_QOS: best-effort and reliable publishers both reach them."""
 
     def __init__(self, node, stale_timeout_s: float, on_joint_state=None):
         self.node = node
@@ -184,8 +199,8 @@ class RobotStateInput:
         self.blocks_age = conv.StalenessTracker(stale_timeout_s)
         self._on_joint_state = on_joint_state
         self._held_topic: str | None = None
-        node.create_subscription(JointState, conv.JOINT_STATES_TOPIC, self._joints, QOS_DEPTH)
-        node.create_subscription(PoseArray, conv.BLOCK_POSES_TOPIC, self._blocks, QOS_DEPTH)
+        node.create_subscription(JointState, conv.JOINT_STATES_TOPIC, self._joints, SENSOR_QOS)
+        node.create_subscription(PoseArray, conv.BLOCK_POSES_TOPIC, self._blocks, SENSOR_QOS)
 
     def _joints(self, msg: JointState) -> None:
         received = time.perf_counter()

@@ -6,9 +6,10 @@
         #  "missed_periods", "late_commands", "valid", "wall_s"}
 
 sim_driver and imitator run as processes over DDS on a private ROS_DOMAIN_ID for the whole
-run; each episode re-conditions the imitator through its parameters (demo_file, seed: the
-temporal-dropout seed, as rollout.policy_episode seeds it), resets the driver over ~/reset,
-activates the imitator and is judged from the driver's ~/status once success has held
+run; each episode re-conditions the imitator through its lifecycle (cleanup, set demo_file and
+seed: the temporal-dropout seed, as rollout.policy_episode seeds it; configure: the load),
+resets the driver over ~/reset, activates the imitator (lifecycle `activate`; `deactivate`
+after the episode) and is judged from the driver's ~/status once success has held
 SETTLE_STEPS, a block fell off the table, or the horizon (max_steps) counted from the first
 command ran out. An episode in which the imitator missed a control period or answered late is
 `valid: False`: its result reflects the machine's speed, not the policy.
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
-from std_srvs.srv import SetBool
+from lifecycle_msgs.srv import GetState
 
 from oneshot_ros.demos.episode_loop import SETTLE_STEPS
 from oneshot_ros.errors import InputError
@@ -66,7 +67,7 @@ class RosEpisodes:
                                  **self.imitator_params})
         try:
             session.wait_for_service(f"/{SIM}/status")
-            session.wait_for_service(f"/{IMITATOR}/activate", SetBool)
+            session.wait_for_service(f"/{IMITATOR}/get_state", GetState)
         except RuntimeError as err:  # a node exited: bad parameters, most likely
             last = str(err).strip().splitlines()[-1]
             raise InputError(f"a node did not start: {last} (logs: {session.nodes.log_dir})"
@@ -87,23 +88,18 @@ class RosEpisodes:
         start = time.perf_counter()
         session.reset(seed, task)
         session.wait_steps(2)
-        ok, message = session.ros.set_bool(f"/{IMITATOR}/activate", True)
-        if not ok:
-            raise RuntimeError(f"the imitator refused to activate: {message}")
+        session.lifecycle(IMITATOR, "activate")
         status = self._until_done(max_steps)
-        session.ros.set_bool(f"/{IMITATOR}/activate", False)
+        session.lifecycle(IMITATOR, "deactivate")
         return {**result_of(status), "wall_s": round(time.perf_counter() - start, 3)}
 
     def _condition(self, demo_file: Path, seed: int) -> None:
-        """Point the imitator at the demo and wait until it has loaded it (a new file name
-        per episode: the log line names exactly this load)."""
+        """Unload, point the imitator at the demo, load it (configure answers once loaded)."""
         session = self.session
-        session.ros.set_bool(f"/{IMITATOR}/activate", False)
+        session.unconfigure(IMITATOR)
         session.ros.set_params(IMITATOR, {"demo_file": str(demo_file), "demo_index": 0,
                                           "seed": seed})
-        loaded = f"conditioned on {demo_file} demo 0"
-        session.wait_until(lambda: loaded in session.nodes.log(IMITATOR), LOAD_TIMEOUT_S,
-                           f"the imitator to load {demo_file}")
+        session.lifecycle(IMITATOR, "configure", timeout_s=LOAD_TIMEOUT_S)
 
     def _until_done(self, max_steps: int | None) -> dict:
         session = self.session

@@ -4,6 +4,7 @@
         session.start("sim_driver", {"task": "ab", "real_time": False, "time_scale": 3.0})
         session.wait_for_service("/sim_driver/status")
         status = session.run_episode(seed=0, max_wall_s=60)   # sim status dict at the end
+        session.lifecycle("imitator", "configure", "activate")  # a managed node's transitions
 
 Everything runs on a fresh ROS_DOMAIN_ID with host-only discovery; children are stopped on exit.
 """
@@ -43,6 +44,27 @@ class SimSession:
                                        f"the node logs in {self.nodes.log_dir}")
         finally:
             self.ros.node.destroy_client(client)
+
+    def lifecycle(self, node: str, *transitions: str, timeout_s: float = 120.0) -> None:
+        """Run lifecycle transitions of `node` in order (a configure may load for long: the
+        timeout is generous). RuntimeError naming the transition and the node's last error
+        line when one fails."""
+        for transition in transitions:
+            ok, message = self.ros.change_state(node, transition, timeout_s)
+            if not ok:
+                raise RuntimeError(f"{node} could not {transition}: "
+                                   f"{self.last_error(node) or message} (logs: "
+                                   f"{self.nodes.log_dir})")
+
+    def unconfigure(self, node: str) -> None:
+        """Bring a managed node back to unconfigured (its load settings settable again)."""
+        steps = {"active": ("deactivate", "cleanup"), "inactive": ("cleanup",)}
+        self.lifecycle(node, *steps.get(self.ros.get_state(node), ()))
+
+    def last_error(self, node: str) -> str | None:
+        """The text of the node's last ERROR log line, if any."""
+        errors = [line for line in self.nodes.log(node).splitlines() if "[ERROR]" in line]
+        return errors[-1].split("]: ", 1)[-1] if errors else None
 
     def wait_until(self, predicate, timeout_s: float, what: str, poll_s: float = 0.25):
         """Call predicate() until it returns a truthy value (returned); children must live."""
