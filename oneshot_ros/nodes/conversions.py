@@ -13,7 +13,7 @@ import math
 import time
 
 import numpy as np
-from builtin_interfaces.msg import Duration
+from builtin_interfaces.msg import Duration, Time
 from geometry_msgs.msg import Pose, PoseArray, Twist, TwistStamped
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
@@ -46,6 +46,10 @@ BLOCK_WORKSPACE_M = ((-5.0, 5.0), (-5.0, 5.0), (-1.0, 5.0))  # base_link x, y, z
 
 class MessageError(ValueError):
     """A message that is rejected (NaN, wrong length, missing joint, wrong frame)."""
+
+
+class JointNamesError(MessageError):
+    """A trajectory that does not name each controlled joint once (JTC: INVALID_JOINTS)."""
 
 
 def _finite(values, what: str) -> np.ndarray:
@@ -177,6 +181,12 @@ def duration_s(msg: Duration) -> float:
     return msg.sec + msg.nanosec * 1e-9
 
 
+def time_msg(seconds: float) -> Time:
+    """Seconds on the stamps' clock (sim or wall time) -> builtin_interfaces/Time."""
+    stamp = duration(seconds)
+    return Time(sec=stamp.sec, nanosec=stamp.nanosec)
+
+
 def arm_trajectory(q_arm, control_period_s: float, periods: float = 1.0,
                    stamp=None) -> JointTrajectory:
     """One-point JointTrajectory naming all 7 arm joints, reached `periods` control periods
@@ -209,13 +219,9 @@ def trajectory_points(msg: JointTrajectory) -> tuple[np.ndarray, np.ndarray]:
     All 7 arm joints must be named (JTC rejects partial goals too); unknown names are rejected.
     """
     names = list(msg.joint_names)
-    unknown = sorted(set(names) - set(ARM_JOINTS))
-    missing = [n for n in ARM_JOINTS if n not in names]
-    if unknown or missing or len(names) != len(ARM_JOINTS):
-        raise MessageError(f"JointTrajectory names {names}; name each of {list(ARM_JOINTS)} once")
+    order = arm_joint_order(names)
     if not msg.points:
         raise MessageError("JointTrajectory has no points")
-    order = [names.index(n) for n in ARM_JOINTS]
     rows = []
     for k, point in enumerate(msg.points):
         if len(point.positions) != len(names):
@@ -224,6 +230,18 @@ def trajectory_points(msg: JointTrajectory) -> tuple[np.ndarray, np.ndarray]:
         rows.append([point.positions[i] for i in order])
     times = [duration_s(p.time_from_start) for p in msg.points]
     return _finite(rows, "trajectory positions"), _finite(times, "time_from_start")
+
+
+def arm_joint_order(names) -> list[int]:
+    """Index in `names` of each arm joint, ARM_JOINTS order; JointNamesError unless `names`
+    names each arm joint once and nothing else."""
+    names = list(names)
+    unknown = sorted(set(names) - set(ARM_JOINTS))
+    missing = [n for n in ARM_JOINTS if n not in names]
+    if unknown or missing or len(names) != len(ARM_JOINTS):
+        raise JointNamesError(f"JointTrajectory names {names}; name each of {list(ARM_JOINTS)} "
+                              "once")
+    return [names.index(n) for n in ARM_JOINTS]
 
 
 # --- gripper: Float64MultiArray [gap_m] ---------------------------------------------------------

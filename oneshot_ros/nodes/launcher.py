@@ -58,11 +58,15 @@ def param_value(value) -> str:
     return json.dumps(value) if isinstance(value, (str, bool)) else str(value)
 
 
-def node_command(name: str, params: dict) -> list[str]:
+def node_command(name: str, params: dict, remappings=()) -> list[str]:
+    """`python -m oneshot_ros.nodes.<name>` with config/<name>.yaml, `-p` overrides and `-r`
+    remappings ((from, to) topic pairs, as a launch file's `remappings`)."""
     command = [sys.executable, "-m", f"oneshot_ros.nodes.{name}", "--ros-args",
                "--params-file", str(config_dir() / f"{name}.yaml")]
     for key, value in params.items():
         command += ["-p", f"{key}:={param_value(value)}"]
+    for source, target in remappings:
+        command += ["-r", f"{source}:={target}"]
     return command
 
 
@@ -107,9 +111,9 @@ class NodeProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, params: dict) -> subprocess.Popen:
+    def start(self, name: str, params: dict, remappings=()) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
-        proc = subprocess.Popen(node_command(name, params), env=self.env, stdout=log,
+        proc = subprocess.Popen(node_command(name, params, remappings), env=self.env, stdout=log,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 preexec_fn=node_preexec())
         log.close()  # the child holds its own descriptor

@@ -19,6 +19,12 @@ velocities as the mean over the last control period; /clock when not real time).
 n_placed, and the command timing below), ~/save_video (writes the frames kept since the last
 save to video_path).
 
+command_interface selects what commands the arm: `topics` (the two topics above, default),
+`actions` (only the Fetch's controller actions, nodes.fetch_controllers: FollowJointTrajectory
+on arm_action_name and GripperCommand on gripper_action_name, with joint_trajectory_controller
+and gripper_action_controller semantics, judged at each control period in sim time) or `both`
+(a topic command then aborts the goal it replaces). ~/status counts the goals of each action.
+
 Command timing, from the first command after a reset (a controller that does not keep up with
 the simulator shows here, not as a worse policy): `commanded_periods` had a fresh arm or
 gripper command, `missed_periods` had none, `late_commands` arm commands stamped for an earlier
@@ -27,6 +33,7 @@ period than the one that picked them up (answering an older state; refused when 
 
 import json
 
+import numpy as np
 from geometry_msgs.msg import PoseArray
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
@@ -34,6 +41,7 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory
 
 from oneshot_ros.nodes import conversions as conv
+from oneshot_ros.nodes import fetch_controllers as controllers
 from oneshot_ros.nodes import trajectory_follower as trajectory
 from oneshot_ros.nodes.common import (
     QOS_DEPTH,
@@ -50,6 +58,8 @@ from oneshot_ros.nodes.params import ParameterError, declare
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.utils.video import write_video
 from oneshot_ros.world.robot import ARM_JOINTS, JOINT_LIMITS
+
+INTERFACES = ("topics", "actions", "both")
 
 
 class SimDriver(Node):
@@ -87,10 +97,18 @@ class SimDriver(Node):
         declare_seed(self, "block start layout of the episode ~/reset creates (read at each "
                      "~/reset)", dynamic=True)
         declare(self, "gui", False, "unsupported here (DIRECT only); kept for launch files")
+        self.interface = declare(self, "command_interface", "topics", "what commands the arm: "
+                                 "topics, actions (the Fetch's two controller actions only) or "
+                                 "both", check=lambda value: None if value in INTERFACES else
+                                 f"command_interface={value!r}: use one of {list(INTERFACES)}")
         self.sim_time_s, self.frames = 0.0, []
         self.timed_out = False
-        self.gripper = GapInput(self, self.env.config.open_gap_m,  # held when commands stop
-                                on_gap=lambda gap: self._command_arrived())
+        self.arm_action = self.gripper_action = None
+        if self.interface == "actions":
+            self.gripper = HeldGap(self.env.config.open_gap_m)
+        else:
+            self.gripper = GapInput(self, self.env.config.open_gap_m,  # held when commands stop
+                                    on_gap=lambda gap: self._gap_arrived())
         self._reset()
         self.joint_pub = self.create_publisher(JointState, conv.JOINT_STATES_TOPIC, QOS_DEPTH)
         self.block_pub = self.create_publisher(PoseArray, conv.BLOCK_POSES_TOPIC, QOS_DEPTH)
@@ -98,13 +116,69 @@ class SimDriver(Node):
         # the start of the current control period on the stamps' clock (sim or wall time)
         self.time_s = 0.0 if not self.real_time else self.get_clock().now().nanoseconds * 1e-9
         self.last_command_s = self.time_s
-        self.create_subscription(JointTrajectory, conv.ARM_COMMAND_TOPIC, self.on_arm, QOS_DEPTH)
+        if self.interface != "actions":
+            self.create_subscription(JointTrajectory, conv.ARM_COMMAND_TOPIC, self.on_arm,
+                                     QOS_DEPTH)
+        if self.interface != "topics":
+            self._serve_actions()
         self.create_service(Trigger, "~/reset", self.on_reset)
         self.create_service(Trigger, "~/status", self.on_status)
         self.create_service(Trigger, "~/save_video", self.on_save_video)
         wall_period = self.period_s / (1.0 if self.real_time else time_scale)
         self.create_timer(wall_period, self.tick)
         self.add_post_set_parameters_callback(self.on_parameters)
+
+    def _serve_actions(self) -> None:
+        """The Fetch's arm and gripper controller actions (nodes.fetch_controllers)."""
+        arm_name = declare(self, "arm_action_name", "/arm_controller/follow_joint_trajectory",
+                           "FollowJointTrajectory action (command_interface actions/both)")
+        gripper_name = declare(self, "gripper_action_name", "/gripper_controller/gripper_action",
+                               "GripperCommand action (command_interface actions/both)")
+        tolerances = trajectory.Tolerances.uniform(
+            len(ARM_JOINTS),
+            path=declare(self, "arm_path_tolerance_rad", 0.0, "rad, default path_tolerance of "
+                         "every arm joint (0: not checked, as JTC's)", low=0.0, high=10.0),
+            goal=declare(self, "arm_goal_tolerance_rad", 0.0, "rad, default goal_tolerance "
+                         "(0: not checked)", low=0.0, high=10.0),
+            stopped_velocity=declare(self, "arm_stopped_velocity_tolerance", 0.01, "rad/s, "
+                                     "default goal velocity tolerance (JTC's "
+                                     "stopped_velocity_tolerance)", low=0.0, high=10.0),
+            goal_time_s=declare(self, "arm_goal_time_tolerance_s", 0.0, "s, default "
+                                "goal_time_tolerance (0: wait for the goal tolerance for ever)",
+                                low=0.0, high=600.0))
+        limits = [JOINT_LIMITS[name] for name in ARM_JOINTS]
+        self.arm_action = controllers.ArmController(
+            self, arm_name, tolerances, [lim.lower for lim in limits],
+            [lim.upper for lim in limits], clock=lambda: self.time_s,
+            start=self._follow_goal, hold=self._hold_arm)
+        settings = controllers.GripperSettings(
+            goal_tolerance_m=declare(self, "gripper_goal_tolerance_m", 0.01, "m, a gripper goal "
+                                     "is reached within this", low=0.0, high=0.1),
+            stall_velocity_m_s=declare(self, "gripper_stall_velocity_m_s", 0.01, "m/s, slower "
+                                       "fingers are not moving (gripper_action_controller: "
+                                       "0.001; the sim's fingers jitter faster on a squeezed "
+                                       "block)", low=0.0, high=1.0),
+            stall_timeout_s=declare(self, "gripper_stall_timeout_s", 1.0, "s without moving "
+                                    "before a goal ends stalled", low=0.0, high=60.0),
+            allow_stalling=declare(self, "gripper_allow_stalling", False, "a stalled goal "
+                                   "succeeds instead of aborting"))
+        self.gripper_action = controllers.GripperController(
+            self, gripper_name, settings, clock=lambda: self.time_s, command=self._grip)
+        self.get_logger().info(f"serving {arm_name} and {gripper_name}")
+
+    def _follow_goal(self, path: trajectory.Trajectory) -> None:
+        """An accepted FollowJointTrajectory goal: followed from the next period."""
+        self.arm.receive(path, self.time_s)
+        self._arm_arrived(path.start_s)
+
+    def _hold_arm(self) -> None:
+        """Hold the measured joints from the next period (JTC's set_hold_position)."""
+        q = self.env.scene.arm.arm_positions()
+        self.arm.receive(trajectory.Trajectory([0.0], q[None]), self.time_s)
+
+    def _grip(self, gap_m: float) -> None:
+        self.gripper.gap_m = gap_m
+        self._command_arrived()
 
     def on_parameters(self, parameters) -> None:
         for parameter in parameters:
@@ -115,6 +189,7 @@ class SimDriver(Node):
         task, seed = self.get_parameter("task").value, self.get_parameter("seed").value
         self.env.reset(task, seed)
         self.previous_positions = None  # the first state after a reset reports velocity 0
+        self.previous_arm = self.previous_gap = None  # so do the goals' velocities
         # hold the pose the episode starts in (StackingEnv's home pose) until commands arrive
         arm_target, self.gripper.gap_m = self.env.joint_targets()
         self.timing = CommandTiming()
@@ -123,6 +198,9 @@ class SimDriver(Node):
             arm_target, self.period_s, [min(self.max_velocity, lim.velocity) for lim in limits],
             [lim.lower for lim in limits], [lim.upper for lim in limits], self.open_loop,
             self.lead_periods)
+        for action in (self.arm_action, self.gripper_action):
+            if action is not None:
+                action.superseded("the simulation was reset")
         self.get_logger().info(f"reset: task {task!r}, seed {seed}")
 
     def on_arm(self, msg: JointTrajectory) -> None:
@@ -133,10 +211,20 @@ class SimDriver(Node):
         except (conv.MessageError, trajectory.TrajectoryError) as err:
             self.get_logger().warning(f"arm command rejected: {err}", throttle_duration_sec=2)
             return
+        if self.arm_action is not None:
+            self.arm_action.superseded("a trajectory on the topic replaced it")
+        self._arm_arrived(start)
+
+    def _arm_arrived(self, start: float | None) -> None:
         self.last_command_s, self.timed_out = self.time_s, False
         self._command_arrived()
         if start is not None and start < self.time_s - 0.5 * self.period_s:
             self.timing.late += 1  # computed from a state older than this period's start
+
+    def _gap_arrived(self) -> None:
+        if self.gripper_action is not None:
+            self.gripper_action.superseded("a gap on the topic replaced it")
+        self._command_arrived()
 
     def _command_arrived(self) -> None:
         self.timing.arrived(self.env.n_steps)
@@ -145,6 +233,9 @@ class SimDriver(Node):
         self.timing.tick()
         q_arm = self.env.scene.arm.arm_positions()  # (7,) measured, ARM_JOINTS order
         setpoint = self.arm.update(self.time_s, q_arm)  # sampled at the end of this period
+        if self.arm_action is not None:
+            self._tick_actions(q_arm)
+            setpoint = self.arm.setpoint.copy()  # held when a goal was aborted
         self.env.command_joints(setpoint, self.gripper.gap_m)
         self.env.advance()
         self.sim_time_s += self.period_s
@@ -161,6 +252,24 @@ class SimDriver(Node):
         if not self.timed_out and idle_s > self.command_timeout_s:  # command or trajectory point
             self.timed_out = True
             self.get_logger().info("no fresh command: holding the last target")
+
+    def _tick_actions(self, q_arm: np.ndarray) -> None:
+        """Judge the goals at this period's start on the measured joints and their mean
+        velocities over the last period (0 after a reset)."""
+        gap = conv.gap_from_fingers(self.env.scene.arm.finger_positions())
+        previous_arm = q_arm if self.previous_arm is None else self.previous_arm
+        previous_gap = gap if self.previous_gap is None else self.previous_gap
+        self.previous_arm, self.previous_gap = q_arm, gap
+        qd_arm = (q_arm - previous_arm) / self.period_s
+        self.arm_action.tick(self.time_s, self.arm, q_arm, qd_arm)
+        self.gripper_action.tick(self.time_s, gap, (gap - previous_gap) / self.period_s,
+                                 self._finger_effort())
+
+    def _finger_effort(self) -> float:
+        """N, the mean force of the two finger motors over the last physics step."""
+        arm = self.env.scene.arm
+        states = arm.client.getJointStates(arm.body, arm.fingers)
+        return float(np.mean([abs(state[3]) for state in states]))
 
     def _velocities(self, positions: dict[str, float]) -> dict[str, float]:
         """Mean velocity of each joint over the last control period (0 after a reset), as a
@@ -182,7 +291,10 @@ class SimDriver(Node):
                 "horizon": env.horizon, "control_hz": env.config.control_hz,
                 "success": env.is_success(), "outcome": env.outcome(),
                 "n_placed": env.n_placed(), "stages": env.task.n_stages,
-                **self.timing.as_dict()}
+                **self.timing.as_dict(), "command_interface": self.interface,
+                **{f"{name}_goals": action.as_dict() for name, action in
+                   (("arm", self.arm_action), ("gripper", self.gripper_action))
+                   if action is not None}}
 
     def on_status(self, request, response):
         return reply(response, True, json.dumps(self._status()))
@@ -200,6 +312,13 @@ class SimDriver(Node):
             return reply(response, False, message)
         self.frames = []
         return reply(response, True, str(path))
+
+
+class HeldGap:
+    """The finger gap when no topic commands it (command_interface actions)."""
+
+    def __init__(self, gap_m: float):
+        self.gap_m = gap_m
 
 
 class CommandTiming:
