@@ -9,20 +9,28 @@
 2. act latency with --blocks blocks, one thread, for ensembles of 1 and 10: median and p99 of
    `act` with the demo embedded once (set_demo per episode, as deployed) vs recomputing the
    demo embedding every step (set_demo + act), and their ratio; and, for comparison, the same
-   act through the training network (ContextNetwork.forward on the cached step 1, the pre-
-   FastPolicy path). The act measurement runs --repeats times (the machine may be shared);
+   act through the training network (`TrainingNetwork`: ContextNetwork.forward on the cached
+   step 1, the pre-FastPolicy path). The act measurement runs --repeats times in this process;
    every repeat is reported and the summary keeps the repeat with the lowest cached median.
-Random weights and inputs: speed does not depend on the values.
+Random weights and inputs. For before/after figures use 3: only it is fair between versions.
 
-    python bench/bench_policy.py --baseline 79d7f63 [--repeats 5] [--model models/bc_all_stages]
+    python bench/bench_policy.py --baseline CODE [--candidate CODE] [--model models/bc_all_stages]
+        [--baseline-net training] [--processes 4] [--rounds 8] [--burst 50] [--out FILE]
 
-3. Before/after in one run: `act` of the code at --baseline (a git revision, extracted with
-   `git archive` into a temporary directory) and of this tree, with the same weights, demo and
-   observations, in alternating subprocesses (baseline, current, current, baseline, ...) so a
-   shared machine's load falls on both alike. Per ensemble size: the median and p99 of all the
-   repeats' act times pooled, wall clock and this thread's CPU time (what an act costs on one
-   core when a loaded machine preempts it), and each repeat's wall median, for both. --model
-   times a trained checkpoint (what is deployed) instead of untrained weights.
+3. A/B of `act`: CODE is a git revision (extracted with `git archive`) or a directory holding
+   oneshot_ros; the candidate defaults to this tree, so `--baseline HEAD` on an unchanged tree
+   is an A/A run that measures the harness's own bias (bench/README.md). Both arms run the same
+   way: each in its own fresh worker process (PYTHONPATH naming its tree, checked), one torch
+   thread (OMP/MKL too), the same seeded weights (or --model), demo and observation sequence,
+   --warm-up acts first. The arms then take turns on request, one burst of --burst timed acts
+   (after 3 untimed ones) at a time, in ABBA order for --rounds rounds, so load on a shared
+   machine falls on both alike; --processes such pairs of workers run one after the other, as
+   each process has its own speed (memory layout: +-2-5% between processes in A/A runs).
+   Per ensemble: wall and CPU (this thread's: what an act costs when a loaded machine preempts
+   it) median and p99 per arm, pooled; the speedups baseline / candidate (> 1: candidate
+   faster) of the median and p99 with a 95% interval from a two-level bootstrap (process
+   pairs, then rounds); the load average before and after each pair. --baseline-net training
+   times the baseline's act through TrainingNetwork instead of FastPolicy.
 """
 
 from __future__ import annotations
@@ -34,19 +42,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from oneshot_ros.data import batch as keys
 from oneshot_ros.policy.configuration import PolicyConfig
 from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.policy.modeling import OneShotPolicy
-from oneshot_ros.train.step import bc_step, make_optimizer
 
 
 def random_batch(rng, n_tasks: int, n_pairs: int, demo_len: int) -> dict:
+    from oneshot_ros.data import batch as keys  # here: an A/B worker imports only the policy
+
     items = []
     for _ in range(n_tasks):
         b = int(rng.integers(2, 11))
@@ -58,6 +67,8 @@ def random_batch(rng, n_tasks: int, n_pairs: int, demo_len: int) -> dict:
 
 
 def train_rate(device: str, n_tasks: int, n_pairs: int, demo_len: int, steps: int) -> float:
+    from oneshot_ros.train.step import bc_step, make_optimizer
+
     rng = np.random.default_rng(0)
     model = OneShotPolicy(PolicyConfig()).to(device)
     optimizer = make_optimizer(model)
@@ -81,116 +92,215 @@ def _sync(device: str) -> None:
 
 def act_latency(ensemble: int, blocks: int, demo_len: int, n_acts: int) -> dict:
     rng = np.random.default_rng(1)
-    imitator = Imitator(OneShotPolicy(PolicyConfig()), ensemble=ensemble, seed=0)
+    model = OneShotPolicy(PolicyConfig())
+    imitator = Imitator(model, ensemble=ensemble, seed=0)
+    training = use_training_network(Imitator(model, ensemble=ensemble, seed=0))
     demo = rng.normal(scale=0.2, size=(demo_len, 3 * blocks + 2))
     obs = rng.normal(scale=0.2, size=(n_acts, 3 * blocks + 2))
     imitator.set_demo(demo)
+    training.set_demo(demo)
     cached = _timed(lambda k: imitator.act(obs[k]), n_acts)
-    training = _timed(_training_path_act(imitator, demo, obs), n_acts)
+    through_training = _timed(lambda k: training.act(obs[k]), n_acts)
     recomputed = _timed(lambda k: (imitator.set_demo(demo), imitator.act(obs[k])),
                         max(n_acts // 5, 20))
     return {"ensemble": ensemble, "cached_median_ms": cached[0], "cached_p99_ms": cached[1],
             "recompute_median_ms": recomputed[0], "recompute_p99_ms": recomputed[1],
             "recompute_over_cached": recomputed[0] / cached[0],
-            "training_path_median_ms": training[0], "training_path_p99_ms": training[1],
-            "training_path_over_cached": training[0] / cached[0]}
+            "training_path_median_ms": through_training[0],
+            "training_path_p99_ms": through_training[1],
+            "training_path_over_cached": through_training[0] / cached[0]}
 
 
-def _training_path_act(imitator: Imitator, demo: np.ndarray, obs: np.ndarray):
-    """act through ContextNetwork.forward (the imitator's folded model) on the cached step 1."""
-    model, e = imitator.model, imitator.ensemble
-    with torch.inference_mode():
-        demo_t = torch.from_numpy(demo.astype(np.float32)).expand(e, -1, -1)
-        block_mask = torch.ones(e, (demo.shape[1] - 2) // 3, dtype=torch.bool)
-        embedding = model.embed_demo(demo_t, torch.ones(e, len(demo), dtype=torch.bool),
-                                     block_mask, generator=torch.Generator().manual_seed(0))
-        cache = model.prepare(embedding, block_mask)
+class TrainingNetwork:
+    """In place of `Imitator.fast`: act's logits through the training network (`prepare` once
+    per demo, then `act_logits`: ContextNetwork.forward on the cached step 1 and the MLP), so
+    that both paths share the rest of `act` (decoding, checks, attention)."""
 
-    @torch.inference_mode()
-    def act(k: int):
-        obs_t = torch.from_numpy(obs[k].astype(np.float32)).expand(e, 1, -1)
-        logits, _ = model.act_logits(cache, obs_t)  # (E, 1, A)
-        head = model.head
-        return head.decode(head.ensemble(head.distribution(logits[:, 0]))).numpy()
+    def __init__(self, model: OneShotPolicy):
+        self.model = model
 
-    return act
+    def prepare(self, demo, block_mask):
+        return self.model.prepare(demo, block_mask)
+
+    def logits(self, cache, obs: torch.Tensor):
+        logits, attention = self.model.act_logits(cache, obs[:, None])  # M = 1
+        return logits[:, 0], {name: value[:, 0] for name, value in attention.items()}
 
 
-def act_times(ensemble: int, blocks: int, demo_len: int, n_acts: int,
-              model_dir: str | None = None) -> tuple[list[float], list[float]]:
-    """Wall and CPU (this thread's) milliseconds of each of n_acts acts (after 20 warm-up acts);
-    seeded weights and inputs, so every code version times the same function on the same
-    numbers. CPU time is what the act costs on one core even when a loaded machine preempts it
-    (wall time then includes the waits). model_dir: a trained checkpoint's weights instead of
-    untrained ones (a trained model's values decide which exp/sigmoid forms FastPolicy takes)."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(1)
-    imitator = (Imitator(OneShotPolicy(PolicyConfig()), ensemble=ensemble, seed=0)
-                if model_dir is None else
-                Imitator.from_checkpoint(model_dir, ensemble=ensemble, seed=0))
-    imitator.set_demo(rng.normal(scale=0.2, size=(demo_len, 3 * blocks + 2)))
-    obs = rng.normal(scale=0.2, size=(n_acts, 3 * blocks + 2))
-    return time_acts(imitator, obs, n_acts)
+def use_training_network(imitator: Imitator) -> Imitator:
+    imitator.fast = TrainingNetwork(imitator.model)
+    return imitator
 
 
-def time_acts(imitator: Imitator, obs: np.ndarray, n_acts: int,
-              warm_up: int = 20) -> tuple[list[float], list[float]]:
-    """Wall and this thread's CPU milliseconds of n_acts acts on obs (cycled), after warm_up."""
-    for k in range(warm_up):
-        imitator.act(obs[k % len(obs)])
-    wall, cpu = [], []
-    for k in range(n_acts):
-        start, start_cpu = time.perf_counter(), time.thread_time()
-        imitator.act(obs[k % len(obs)])
-        cpu.append(1e3 * (time.thread_time() - start_cpu))
-        wall.append(1e3 * (time.perf_counter() - start))
-    return wall, cpu
+# --- A/B of act (--baseline) ----------------------------------------------------------------
+NETS = ("fused", "training")  # Imitator.act as shipped, or through TrainingNetwork
+BURST_WARM_UP = 3  # untimed acts before each burst: the arm that waited has a cold cache
 
 
-def compare_with_baseline(revision: str, args) -> dict:
-    """act of `revision` vs this tree, alternating subprocesses; see the module docstring."""
-    root = Path(__file__).resolve().parents[1]
+@dataclass
+class Arm:
+    name: str  # "baseline" or "candidate"
+    code: str  # as given: a git revision, a directory holding oneshot_ros, or "."
+    tree: str  # the directory put first on the worker's PYTHONPATH
+    net: str  # one of NETS
+    revision: str | None  # the commit, when code is a revision
+
+
+def compare(specs: list[tuple[str, str]], args) -> dict:
+    """A/B of act: specs [(code, net)] of the baseline and the candidate; see the docstring."""
     with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(["git", "-C", str(root), "archive", revision, "oneshot_ros"],
-                                 check=True, capture_output=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        trees = {"baseline": tmp, "current": str(root)}
-        result = {"baseline_revision": revision, "ensembles": []}
-        for ensemble in (1, 10):
-            pooled = {(name, clock): [] for name in trees for clock in ("wall", "cpu")}
-            medians = {name: [] for name in trees}
-            for repeat in range(max(args.repeats, 1)):
-                order = list(trees) if repeat % 2 == 0 else list(reversed(trees))
-                for name in order:
-                    wall, cpu = _worker(trees[name], ensemble, args)
-                    pooled[name, "wall"] += wall
-                    pooled[name, "cpu"] += cpu
-                    medians[name].append(float(np.median(wall)))
-            row = {"ensemble": ensemble}
-            for name in trees:
-                row[name] = {f"{clock}_{stat}_ms": float(np.percentile(pooled[name, clock], q))
-                             for clock in ("wall", "cpu") for stat, q in (("median", 50),
-                                                                          ("p99", 99))}
-                row[name].update(repeat_wall_medians_ms=medians[name], n=len(medians[name]) *
-                                 args.acts)
-            for clock in ("wall", "cpu"):
-                row[f"{clock}_median_speedup"] = (row["baseline"][f"{clock}_median_ms"] /
-                                                  row["current"][f"{clock}_median_ms"])
-            result["ensembles"].append(row)
+        arms = [_arm(name, code, net, Path(tmp) / name)
+                for name, (code, net) in zip(("baseline", "candidate"), specs, strict=True)]
+        result = {"arms": [{k: v for k, v in vars(arm).items() if k != "tree"} for arm in arms],
+                  "ensembles": []}
+        for ensemble in args.ensembles:
+            result["ensembles"].append(_compare_ensemble(arms, ensemble, args))
     return result
 
 
-def _worker(tree: str, ensemble: int, args) -> tuple[list[float], list[float]]:
-    env = {**os.environ, "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    command = [sys.executable, __file__, "--worker", str(ensemble), "--blocks", str(args.blocks),
-               "--demo-len", str(args.demo_len), "--acts", str(args.acts)]
-    if args.model:
-        command += ["--model", args.model]
-    out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
-    reply = json.loads(out.strip().splitlines()[-1])
-    if not reply["module"].startswith(tree):
-        raise RuntimeError(f"the worker imported {reply['module']}, not the tree {tree}")
-    return reply["wall_ms"], reply["cpu_ms"]
+def _arm(name: str, code: str, net: str, scratch: Path) -> Arm:
+    root = Path(__file__).resolve().parents[1]
+    if code == "." or (Path(code) / "oneshot_ros").is_dir():
+        return Arm(name, code, str(root if code == "." else Path(code).resolve()), net, None)
+    git = ["git", "-C", str(root)]
+    revision = subprocess.run([*git, "rev-parse", "--verify", f"{code}^{{commit}}"], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    archive = subprocess.run([*git, "archive", revision, "oneshot_ros"],
+                             check=True, capture_output=True).stdout
+    scratch.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(scratch)], input=archive, check=True)
+    return Arm(name, code, str(scratch), net, revision)
+
+
+def _compare_ensemble(arms: list[Arm], ensemble: int, args) -> dict:
+    """--processes fresh pairs of workers, one after the other; each pair times --rounds bursts of
+    --burst acts per arm, the arms taking turns in ABBA order."""
+    load = [os.getloadavg()]
+    bursts = {arm.name: [] for arm in arms}  # [pair][round]: (wall ms, cpu ms) of one burst
+    modules = {}
+    for pair in range(args.processes):
+        workers = [_Worker(arm, ensemble, args) for arm in arms]  # both load at once
+        for name in bursts:
+            bursts[name].append([])
+        try:
+            modules.update({worker.arm.name: worker.ready() for worker in workers})
+            for round_ in range(args.rounds):
+                for worker in workers if (pair + round_) % 2 == 0 else workers[::-1]:
+                    bursts[worker.arm.name][-1].append(worker.burst(args.burst))
+        finally:
+            for worker in workers:
+                worker.close()
+        load.append(os.getloadavg())
+    row = {"ensemble": ensemble, "load_average_1_5_15": load, "modules": modules}
+    wall = {name: np.array(pairs)[:, :, 0] for name, pairs in bursts.items()}  # (P, R, K)
+    cpu = {name: np.array(pairs)[:, :, 1] for name, pairs in bursts.items()}
+    for name in bursts:
+        row[name] = {f"{clock}_{stat}_ms": float(np.percentile(times[name], q))
+                     for clock, times in (("wall", wall), ("cpu", cpu))
+                     for stat, q in (("median", 50), ("p99", 99))}
+        row[name]["n_acts"] = int(wall[name].size)
+        row[name]["wall_ms"] = np.round(wall[name], 3).tolist()  # [pair][round][act]
+    rng = np.random.default_rng(0)
+    for clock, times in (("wall", wall), ("cpu", cpu)):
+        for stat, q in (("median", 50), ("p99", 99)):
+            row[f"speedup_{clock}_{stat}"] = _speedup(times["baseline"], times["candidate"], q,
+                                                      rng)
+    a, b = (np.median(wall[name], axis=2) for name in ("baseline", "candidate"))  # (P, R)
+    row["speedup_wall_median_per_pair"] = [float(x) for x in
+                                           np.median(a, axis=1) / np.median(b, axis=1)]
+    return row
+
+
+def _speedup(a: np.ndarray, b: np.ndarray, q: float, rng, n_boot: int = 1000) -> dict:
+    """baseline / candidate of the q-th percentile of act times a, b (P pairs, R rounds, K acts):
+    > 1 when the candidate is faster; 95% interval of a two-level bootstrap (pairs, then rounds
+    within them; both arms' bursts of a round drawn together), as each process has its own
+    speed (its memory layout: +-2% between pairs seen in A/A runs)."""
+    value = float(np.percentile(a, q) / np.percentile(b, q))
+    n_pairs, n_rounds = a.shape[:2]
+    boot = []
+    for _ in range(n_boot):
+        pairs = rng.integers(0, n_pairs, size=(n_pairs, 1))
+        rounds = rng.integers(0, n_rounds, size=(n_pairs, n_rounds))
+        boot.append(np.percentile(a[pairs, rounds], q) / np.percentile(b[pairs, rounds], q))
+    low, high = np.percentile(boot, (2.5, 97.5))
+    return {"ratio": value, "ci95": [float(low), float(high)]}
+
+
+class _Worker:
+    """One arm's act in its own process: loads, warms up, then times bursts on request."""
+
+    def __init__(self, arm: Arm, ensemble: int, args):
+        self.arm = arm
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "PYTHONPATH": arm.tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(ensemble),
+                   "--net", arm.net, "--blocks", str(args.blocks), "--demo-len",
+                   str(args.demo_len), "--warm-up", str(args.warm_up)]
+        if args.model:
+            command += ["--model", str(Path(args.model).resolve())]
+        self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+
+    def _reply(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.arm.name} worker ({self.arm.code}) exited: "
+                               f"status {self.process.wait()}, see its stderr above")
+        return json.loads(line)
+
+    def ready(self) -> str:
+        module = self._reply()["module"]
+        if not module.startswith(self.arm.tree):
+            raise RuntimeError(f"the worker imported {module}, not the tree {self.arm.tree}")
+        return module
+
+    def burst(self, n: int) -> tuple[list[float], list[float]]:
+        self.process.stdin.write(f"{n}\n")
+        self.process.stdin.flush()
+        reply = self._reply()
+        return reply["wall_ms"], reply["cpu_ms"]
+
+    def close(self) -> None:
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def worker(args) -> None:
+    """The --worker side of _Worker: one JSON line when ready, one per burst asked on stdin."""
+    import oneshot_ros
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(1)
+    imitator = (Imitator(OneShotPolicy(PolicyConfig()), ensemble=args.worker, seed=0)
+                if args.model is None else
+                Imitator.from_checkpoint(args.model, ensemble=args.worker, seed=0))
+    if args.net == "training":
+        use_training_network(imitator)
+    width = 3 * args.blocks + 2
+    imitator.set_demo(rng.normal(scale=0.2, size=(args.demo_len, width)))
+    obs = rng.normal(scale=0.2, size=(997, width))
+    step = 0
+
+    def act() -> None:
+        nonlocal step
+        imitator.act(obs[step % len(obs)])
+        step += 1
+
+    for _ in range(args.warm_up):
+        act()
+    print(json.dumps({"module": oneshot_ros.__file__}), flush=True)
+    for line in sys.stdin:
+        for _ in range(BURST_WARM_UP):
+            act()
+        wall, cpu = [], []
+        for _ in range(int(line)):
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            act()
+            cpu.append(1e3 * (time.thread_time() - start_cpu))
+            wall.append(1e3 * (time.perf_counter() - start))
+        print(json.dumps({"wall_ms": wall, "cpu_ms": cpu}), flush=True)
 
 
 def best_of(repeats: list[dict]) -> dict:
@@ -223,26 +333,42 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="act measurements per ensemble")
     parser.add_argument("--act-only", action="store_true", help="skip the training benchmark")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--baseline", metavar="REV", help="also time act of this git revision "
-                        "against this tree, alternating (implies --act-only)")
-    parser.add_argument("--model", help="with --baseline: time a trained checkpoint "
-                        "(e.g. models/bc_all_stages) instead of untrained weights")
+    ab = parser.add_argument_group("A/B of act (--baseline)")
+    ab.add_argument("--baseline", metavar="CODE", help="time act of CODE (a git revision or a "
+                    "directory holding oneshot_ros) against --candidate, interleaved")
+    ab.add_argument("--candidate", metavar="CODE", default=".", help="default: this tree")
+    ab.add_argument("--baseline-net", choices=NETS, default="fused")
+    ab.add_argument("--candidate-net", choices=NETS, default="fused")
+    ab.add_argument("--model", help="a trained checkpoint (e.g. models/bc_all_stages) instead "
+                    "of untrained weights")
+    ab.add_argument("--processes", type=int, default=4,
+                    help="fresh worker processes per arm, started in pairs one pair at a time")
+    ab.add_argument("--rounds", type=int, default=8, help="bursts per arm and pair (ABBA)")
+    ab.add_argument("--burst", type=int, default=50, help="timed acts per burst")
+    ab.add_argument("--warm-up", type=int, default=50, help="acts before the first burst")
+    ab.add_argument("--ensembles", type=int, nargs="+", default=[1, 10])
+    ab.add_argument("--out", help="also write the JSON result to this file")
     parser.add_argument("--worker", type=int, metavar="E", help=argparse.SUPPRESS)
+    parser.add_argument("--net", choices=NETS, default="fused", help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.worker:  # one subprocess of --baseline: act times of the oneshot_ros it imports
-        import oneshot_ros
-
-        wall, cpu = act_times(args.worker, args.blocks, args.demo_len, args.acts, args.model)
-        print(json.dumps({"module": oneshot_ros.__file__, "wall_ms": wall, "cpu_ms": cpu}))
+    if args.worker:  # one arm of --baseline
+        worker(args)
         return
     if args.baseline:
-        result = {"load_average": os.getloadavg()[0], "blocks": args.blocks,
-                  "demo_len": args.demo_len, "acts_per_repeat": args.acts,
-                  "model": args.model or "untrained default OneShotPolicy",
-                  **compare_with_baseline(args.baseline, args),
-                  "load_average_end": os.getloadavg()[0]}
-        print(json.dumps(result, indent=1))
+        result = {"blocks": args.blocks, "demo_len": args.demo_len, "processes": args.processes,
+                  "rounds": args.rounds,
+                  "burst": args.burst, "warm_up": args.warm_up, "threads": 1,
+                  "cpus": os.cpu_count(), "model": args.model or "untrained default OneShotPolicy",
+                  "date": time.strftime("%Y-%m-%d %H:%M"),
+                  **compare([(args.baseline, args.baseline_net),
+                             (args.candidate, args.candidate_net)], args)}
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+        if args.json:
+            print(json.dumps(result, indent=1))
+        else:
+            _print_comparison(result)
         return
     result = {"load_average": os.getloadavg()[0], "blocks": args.blocks,
               "demo_len": args.demo_len, "batch": f"{args.tasks} tasks x {args.pairs} pairs"}
@@ -259,6 +385,26 @@ def main() -> None:
         print(json.dumps(result, indent=1))
         return
     _print_table(args, result)
+
+
+def _print_comparison(result: dict) -> None:
+    for arm in result["arms"]:
+        revision = f" ({arm['revision'][:10]})" if arm["revision"] else ""
+        print(f"{arm['name']}: {arm['code']}{revision}, {arm['net']} net")
+    print(f"{result['model']}; {result['blocks']} blocks, {result['demo_len']}-step demo, one "
+          f"thread; {result['processes']} worker pairs x {result['rounds']} rounds x "
+          f"{result['burst']} acts per arm, ABBA")
+    print("ensemble | baseline ms: median, p99, CPU p99 | candidate ms: median, p99, CPU p99 | "
+          "speedup [95% CI]: median, p99, CPU p99 | load 1-min start -> end")
+    for row in result["ensembles"]:
+        times = " | ".join(f"{row[name]['wall_median_ms']:5.2f} {row[name]['wall_p99_ms']:6.2f} "
+                           f"{row[name]['cpu_p99_ms']:6.2f}" for name in ("baseline", "candidate"))
+        speedups = "  ".join(f"{row[key]['ratio']:.3f} [{row[key]['ci95'][0]:.3f}, "
+                             f"{row[key]['ci95'][1]:.3f}]" for key in
+                             ("speedup_wall_median", "speedup_wall_p99", "speedup_cpu_p99"))
+        load = row["load_average_1_5_15"]
+        print(f"{row['ensemble']:8d} | {times} | {speedups} | {load[0][0]:.2f} -> "
+              f"{load[-1][0]:.2f}")
 
 
 def _print_table(args, result: dict) -> None:

@@ -1,15 +1,54 @@
-"""FastPolicy (the Imitator's act path) computes the training network's function."""
+"""FastPolicy (the Imitator's act path) computes the training network's function: on the
+shipped checkpoints' weights in float32 (as deployed) and for every PolicyConfig option."""
+
+import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 from policy_data import random_batch, tiny_config
 
 from oneshot_ros.data import batch as keys
-from oneshot_ros.policy import inference
-from oneshot_ros.policy.configuration import PolicyConfig
+from oneshot_ros.policy import checkpoint, inference
+from oneshot_ros.policy.configuration import ACTION_HEADS, VARIANTS, PolicyConfig
+from oneshot_ros.policy.imitator import Imitator
 from oneshot_ros.policy.inference import FastPolicy
 from oneshot_ros.policy.modeling import OneShotPolicy
 from oneshot_ros.policy.weight_norm import fold_weight_norm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The float64 equality test runs tiny_config() with each of these overrides. Every PolicyConfig
+# field needs a case that changes it (every allowed value for the ENUMS), or an entry in
+# NOT_INFERENCE saying why it cannot change what FastPolicy computes:
+# test_every_policy_config_option_is_covered fails otherwise, e.g. for a new option.
+OPTION_CASES = [
+    {},
+    {"variant": "final_state"},
+    {"variant": "snapshot"},
+    {"action_head": "l2"},
+    {"weight_norm": False},
+    {"state_scale": 10.0},
+    {"demo_norm": True},
+    {"state_scale": 10.0, "demo_norm": True, "n_heads": 1},
+    {"n_heads": 1, "lstm_steps": 3},
+    {"n_heads": 3},
+    {"lstm_steps": 1},
+    {"embed_dim": 8},
+    {"mlp_hidden": (16,)},
+    {"mlp_hidden": (16, 8, 12)},
+    {"n_bins": 3},
+    {"dilations": (1,)},
+    {"temporal_dropout_p": 0.0},
+]
+ENUMS = {"variant": VARIANTS, "action_head": ACTION_HEADS}
+NOT_INFERENCE = {
+    "max_step_m": "scales ActionHead.decode, which reads the logits FastPolicy returns",
+    "ensemble_size": "the Imitator's default member count; FastPolicy takes N from the demos",
+}
+# The checkpoints in models/ whose weights the float32 test runs: the deployed policy, the
+# paper-as-written model (no demo_norm, state_scale 1) and the two trained baselines.
+SHIPPED = ["bc_all_stages", "bc_stack", "baseline_snapshot", "baseline_final_state"]
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +59,14 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def _both_paths(model: OneShotPolicy, batch: dict, fast_model: OneShotPolicy | None = None):
+def _with_stage_ends(batch: dict) -> dict:
+    """Stage-end marks (every 5th real step) for the "snapshot" variant; others ignore them."""
+    marks = torch.zeros_like(batch[keys.DEMO_MASK])
+    marks[:, 3::5] = True
+    return dict(batch, **{keys.DEMO_STAGE_END: marks & batch[keys.DEMO_MASK]})
+
+
+def _both_paths(model: OneShotPolicy, batch: dict, fast: FastPolicy | None = None):
     """The training path (embed, prepare, act_logits) and FastPolicy on the same dropout draw."""
     generator = torch.Generator().manual_seed(0)
     block_mask = batch[keys.BLOCK_MASK]
@@ -28,30 +74,62 @@ def _both_paths(model: OneShotPolicy, batch: dict, fast_model: OneShotPolicy | N
         embedding = model.embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK], block_mask,
                                      batch.get(keys.DEMO_STAGE_END), generator)
         reference = model.act_logits(model.prepare(embedding, block_mask), batch[keys.OBS])
-    fast = FastPolicy(model if fast_model is None else fast_model)
+    fast = FastPolicy(model) if fast is None else fast
     return reference, fast.logits(fast.prepare(embedding, block_mask), batch[keys.OBS][:, 0])
 
 
-def _assert_same(reference, fast, atol: float) -> None:
+def _assert_same(reference, fast, atol: float, atol_attention: float | None = None) -> None:
     (logits, attention), (fast_logits, fast_attention) = reference, fast
     torch.testing.assert_close(fast_logits, logits[:, 0], atol=atol, rtol=0)
     for name in ("temporal", "block"):
-        torch.testing.assert_close(fast_attention[name], attention[name][:, 0], atol=atol,
+        torch.testing.assert_close(fast_attention[name], attention[name][:, 0],
+                                   atol=atol if atol_attention is None else atol_attention,
                                    rtol=0)
 
 
-@pytest.mark.parametrize("overrides", [{}, {"variant": "final_state"}, {"weight_norm": False},
-                                       {"n_heads": 1, "lstm_steps": 3}, {"state_scale": 10.0},
-                                       {"demo_norm": True}])
+def _double(batch: dict) -> dict:
+    return {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
+
+
+@pytest.mark.parametrize("overrides", OPTION_CASES, ids=lambda case: str(case or "tiny"))
 def test_fast_path_equals_training_forward_with_masks(overrides):
     """Padded blocks (2, 4, 3) and padded kept steps in one batch; float64 isolates the math."""
     torch.manual_seed(0)
     model = OneShotPolicy(tiny_config(**overrides)).eval()
     batch, _ = random_batch(n_pairs=1)
+    batch = _with_stage_ends(batch)
     model.initialize(batch)  # realistic activation scales
-    model = model.double()
-    batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
-    _assert_same(*_both_paths(model, batch), atol=1e-9)
+    _assert_same(*_both_paths(model.double(), _double(batch)), atol=1e-9)
+
+
+def test_every_policy_config_option_is_covered():
+    configs = [dataclasses.replace(tiny_config(), **case) for case in OPTION_CASES]
+    fields = {field.name for field in dataclasses.fields(PolicyConfig)}
+    assert set(NOT_INFERENCE) <= fields, "NOT_INFERENCE names a field PolicyConfig lacks"
+    for name in sorted(fields - set(NOT_INFERENCE)):
+        tested = {getattr(config, name) for config in configs}
+        required = set(ENUMS.get(name, ()))
+        assert tested >= required and len(tested) >= 2, (
+            f"PolicyConfig.{name}: the FastPolicy equality test runs only {sorted(tested)}"
+            f"{f' of {sorted(required)}' if required else ''}; add a case to OPTION_CASES "
+            f"(or, if it cannot change the logits, a reason to NOT_INFERENCE)")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_fast_path_equals_training_network_on_shipped_weights(name):
+    """float32, as deployed: the checkpoint's training network (weight norm as trained) vs the
+    FastPolicy that Imitator.act runs (of its folded copy); 6 demos of 2-10 blocks, padded, so
+    the ensemble-10-sized products take the packed oneDNN path where it exists."""
+    model, _ = checkpoint.load(ROOT / "models" / name)
+    batch, _ = random_batch(seed=5, blocks=(10, 3, 10, 6, 2, 8),
+                            lengths=(300, 120, 40, 200, 60, 500), n_pairs=1)
+    fast = Imitator(model).fast
+    if torch.backends.mkldnn.is_available():  # the path act takes at ensemble 10
+        assert all(layer.packed is not None for layer in
+                   (*fast.cell_linear, *fast.spatial_linear))
+    reference, result = _both_paths(model.eval(), _with_stage_ends(batch), fast)
+    scale = max(float(reference[0].abs().max()), 1.0)  # trained logits reach ~200
+    _assert_same(reference, result, atol=2e-6 * scale, atol_attention=1e-5)
 
 
 def test_fast_path_float32_default_size():
@@ -68,52 +146,20 @@ def test_fast_path_on_a_folded_copy():
     folded = OneShotPolicy(model.config)  # not deepcopy: see imitator._inference_copy
     folded.load_state_dict(model.state_dict())
     folded = fold_weight_norm(folded.double()).eval()
-    model = model.double()
     batch, _ = random_batch(seed=2, n_pairs=1)
-    batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
-    _assert_same(*_both_paths(model, batch, fast_model=folded), atol=1e-9)
+    _assert_same(*_both_paths(model.double(), _double(batch), FastPolicy(folded)), atol=1e-9)
 
 
-@pytest.mark.parametrize("exp_form", [True, False])
-def test_exp_form_and_exact_sigmoid_agree(monkeypatch, exp_form):
-    """sigmoid(q + c) as 1 / (1 + exp(-q) exp(-c)) where bounded, else the plain sigmoid."""
-    if not exp_form:
-        monkeypatch.setattr(inference, "EXP_FORM_LIMIT", 0.0)  # every bound fails
-    torch.manual_seed(3)
-    model = OneShotPolicy(tiny_config()).double().eval()  # default init: small bounds
-    batch, _ = random_batch(seed=3, n_pairs=1)
-    batch = {k: v.double() if v.is_floating_point() else v for k, v in batch.items()}
-    reference, fast = _both_paths(model, batch)
-    _assert_same(reference, fast, atol=1e-9)
-    policy = FastPolicy(model)
-    plan = policy.prepare(model.embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK],
-                                           batch[keys.BLOCK_MASK]), batch[keys.BLOCK_MASK])
-    assert all(policy.exp_form) == exp_form and all(plan.spatial_exp_form) == exp_form
-    assert (plan.exp_neg_h2 is not None) == exp_form
-
-
-def test_packed_linear_uses_onednn_for_float32_and_matches_addmm():
+def test_packed_linear_uses_onednn_for_large_float32_products_and_matches_addmm():
     torch.manual_seed(4)
     weight, bias, x = torch.randn(459, 256), torch.randn(256), torch.randn(100, 459)
     layer = inference.PackedLinear(weight, bias)
     if torch.backends.mkldnn.is_available():  # the speed-up act relies on (bench_policy.py)
         assert layer.packed is not None
     torch.testing.assert_close(layer(x), torch.addmm(bias, x, weight), atol=1e-4, rtol=1e-5)
-    assert torch.equal(layer(x[:2]), torch.addmm(bias, x[:2], weight))  # small: addmm
+    assert torch.equal(layer(x[:10]), torch.addmm(bias, x[:10], weight))  # ensemble 1: addmm
     exact = inference.PackedLinear(weight.double(), None)  # float64: addmm, bit for bit
     assert exact.packed is None
     assert torch.equal(exact(x.double()), x.double() @ weight.double())
     broken = inference.PackedLinear(torch.full((4, 3), float("nan")), None)
     assert broken.packed is None and torch.isnan(broken(torch.ones(2, 4))).all()
-
-
-@pytest.mark.parametrize("pad", [False, True])
-def test_bounded_softmax_equals_torch_softmax(pad):
-    scores = torch.randn(3, 40, 2, 5) * 10  # (N, Q, H, K): 1200, above the small-case cut
-    block_pad = torch.tensor([[False] * 5, [False, False, True, True, True],
-                              [False] * 4 + [True]]) if pad else None
-    expected = inference._softmax_keys(scores, block_pad, bounded=False)
-    torch.testing.assert_close(inference._softmax_keys(scores, block_pad, bounded=True),
-                               expected, atol=1e-7, rtol=1e-6)
-    if pad:
-        assert float(expected[1, :, :, 2:].abs().max()) == 0.0

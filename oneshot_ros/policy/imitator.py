@@ -50,6 +50,7 @@ class Imitator:
         self._plan: DemoPlan | None = None
         self._time_index: torch.Tensor | None = None  # (E, T~) kept demo steps per member
         self._demo_len = 0
+        self._n_blocks: int | None = None
 
     @classmethod
     def from_checkpoint(cls, model_dir: str | Path, ensemble: int | None = None,
@@ -59,7 +60,7 @@ class Imitator:
 
     @property
     def n_blocks(self) -> int | None:
-        return None if self._plan is None else self._plan.h2.shape[3]
+        return self._n_blocks
 
     @torch.inference_mode()
     def set_demo(self, demo_obs: np.ndarray, stage_ends: list[int] | None = None) -> None:
@@ -79,7 +80,7 @@ class Imitator:
         embedding = self.model.embed_demo(demo_obs_t, demo_mask, block_mask, stage_end,
                                           self.generator)
         self._plan = self.fast.prepare(embedding, block_mask)
-        self._time_index, self._demo_len = embedding.time_index, t
+        self._time_index, self._demo_len, self._n_blocks = embedding.time_index, t, n_blocks
 
     @torch.inference_mode()
     def act(self, obs: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
