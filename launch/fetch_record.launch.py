@@ -1,126 +1,28 @@
 """Record demonstrations on a real Fetch (or any ros2_control arm): recorder (+ scripted expert).
 
     ros2 launch oneshot_ros fetch_record.launch.py task:="ab cd" out:=fetch_demos.h5 \
-        block_poses_topic:=/perception/block_poses
+        block_poses_topic:=/perception/block_poses [expert:=true]
 
 No simulator: joint states come from the robot, block poses from your perception (one pose per
-block, task-letter order, frame base_link). Our command topics are remapped to the robot's
-controllers. Teleop (expert:=false, the default) is teleop_twist_keyboard publishing /cmd_vel.
+block, task-letter order, frame base_link). Teleop (expert:=false, the default) is
+teleop_twist_keyboard publishing /cmd_vel; `ros2 service call /demo_recorder/start_episode
+std_srvs/srv/Trigger` and `.../stop_episode` delimit an episode.
 
-Real-arm seam (defaults: a Fetch through ros1_bridge, whose controllers only take actions):
-trajectory_action_bridge turns the streamed arm commands into FollowJointTrajectory goals on
-arm_action_name, gripper_action_bridge turns the gap into GripperCommand goals on
-gripper_action_name (both need control_msgs). A ros2_control arm with a JTC and a parallel
-gripper controller:
+Real-arm seam (defaults: a Fetch, whose controllers take actions): trajectory_action_bridge
+turns the streamed arm commands into FollowJointTrajectory goals on arm_action_name,
+gripper_action_bridge the gap into GripperCommand goals on gripper_action_name. A ros2_control
+arm with a JTC and a parallel gripper controller:
     arm_action:=false arm_command_topic:=/joint_trajectory_controller/joint_trajectory \
     gripper_action_type:=parallel_gripper_command \
     gripper_action_name:=/gripper_controller/gripper_cmd
-Not tested on hardware (see README, "ROS 2").
+The nodes, parameters and arguments are oneshot_ros.nodes.bringup's "fetch_record" (shared
+with fetch_imitate: the command topics and the bridges); the tests run exactly these nodes
+against the sim driver's Fetch actions, and `python -m oneshot_ros.nodes.bringup
+fetch_record ...` starts them without ros2 launch. Not tested on hardware (docs/ros2.md).
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
-from launch_ros.parameter_descriptions import ParameterValue
-from launch_ros.substitutions import FindPackageShare
-
-PACKAGE = "oneshot_ros"
+from oneshot_ros.nodes.bringup import launch_description
 
 
 def generate_launch_description():
-    remappings = [
-        ("/arm_controller/joint_trajectory", LaunchConfiguration("arm_command_topic")),
-        ("/gripper_controller/commands", LaunchConfiguration("gripper_command_topic")),
-        ("/joint_states", LaunchConfiguration("joint_states_topic")),
-        ("/block_poses", LaunchConfiguration("block_poses_topic")),
-    ]
-    task = ParameterValue(LaunchConfiguration("task"), value_type=str)
-    return LaunchDescription([
-        DeclareLaunchArgument("task", default_value="ab cd",
-                              description="task string, towers top block first"),
-        DeclareLaunchArgument("out", default_value="demos/fetch_demos.h5",
-                              description="HDF5 file the episodes are appended to"),
-        DeclareLaunchArgument("expert", default_value="false",
-                              description="true: the scripted expert drives the real arm"),
-        DeclareLaunchArgument("arm_command_topic",
-                              default_value="/arm_controller/joint_trajectory",
-                              description="the arm controller's JointTrajectory topic"),
-        DeclareLaunchArgument("gripper_command_topic",
-                              default_value="/gripper_controller/commands",
-                              description="gripper command topic (Float64MultiArray [gap_m])"),
-        DeclareLaunchArgument("joint_states_topic", default_value="/joint_states",
-                              description="the robot's sensor_msgs/JointState topic"),
-        DeclareLaunchArgument("block_poses_topic", default_value="/block_poses",
-                              description="perception's PoseArray, task-letter order, base_link"),
-        DeclareLaunchArgument("max_joint_velocity_rad_s", default_value="0.5",
-                              description="rad/s, expert command clamp on the real arm"),
-        DeclareLaunchArgument("stamp_commands", default_value="false",
-                              description="true: arm commands carry the stamp of the joint "
-                              "state they answer (needs the robot's and this machine's clocks "
-                              "in sync); false: zero stamp, the controller starts them on "
-                              "arrival"),
-        Node(package=PACKAGE, executable="scripted_expert", name="scripted_expert",
-             output="screen", condition=IfCondition(LaunchConfiguration("expert")),
-             remappings=remappings,
-             parameters=[
-                 PathJoinSubstitution(
-                     [FindPackageShare(PACKAGE), "config", "scripted_expert.yaml"]),
-                 {"task": task, "max_joint_velocity_rad_s": ParameterValue(
-                     LaunchConfiguration("max_joint_velocity_rad_s"), value_type=float),
-                  "stamp_commands": ParameterValue(LaunchConfiguration("stamp_commands"),
-                                                   value_type=bool)},
-             ]),
-        Node(package=PACKAGE, executable="demo_recorder", name="demo_recorder", output="screen",
-             remappings=remappings,
-             parameters=[
-                 PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "demo_recorder.yaml"]),
-                 {"task": task,
-                  "out": ParameterValue(LaunchConfiguration("out"), value_type=str),
-                  "stamp_commands": ParameterValue(LaunchConfiguration("stamp_commands"),
-                                                   value_type=bool)},
-             ]),
-        DeclareLaunchArgument("arm_action", default_value="true",
-                              description="true: arm commands become FollowJointTrajectory goals "
-                              "(Fetch via ros1_bridge); false: the controller subscribes to "
-                              "arm_command_topic itself (ros2_control JTC)"),
-        DeclareLaunchArgument("arm_action_name",
-                              default_value="/arm_controller/follow_joint_trajectory",
-                              description="the arm controller's FollowJointTrajectory action"),
-        DeclareLaunchArgument("gripper_action", default_value="true",
-                              description="true: the gap becomes gripper action goals; false: "
-                              "the gripper controller subscribes to gripper_command_topic"),
-        DeclareLaunchArgument("gripper_action_type", default_value="gripper_command",
-                              description="gripper_command (control_msgs/GripperCommand, Fetch) "
-                              "or parallel_gripper_command (ros2_controllers)"),
-        DeclareLaunchArgument("gripper_action_name",
-                              default_value="/gripper_controller/gripper_action",
-                              description="the gripper controller's action (ros2_controllers: "
-                              "/<controller>/gripper_cmd)"),
-        Node(package=PACKAGE, executable="trajectory_action_bridge",
-             name="trajectory_action_bridge", output="screen",
-             condition=IfCondition(LaunchConfiguration("arm_action")),
-             remappings=[
-                 ("/arm_controller/joint_trajectory", LaunchConfiguration("arm_command_topic")),
-             ],
-             parameters=[
-                 PathJoinSubstitution(
-                     [FindPackageShare(PACKAGE), "config", "trajectory_action_bridge.yaml"]),
-                 {"action_name": ParameterValue(LaunchConfiguration("arm_action_name"),
-                                                value_type=str)},
-             ]),
-        Node(package=PACKAGE, executable="gripper_action_bridge", name="gripper_action_bridge",
-             output="screen", condition=IfCondition(LaunchConfiguration("gripper_action")),
-             remappings=[
-                 ("/gripper_controller/commands", LaunchConfiguration("gripper_command_topic")),
-             ],
-             parameters=[
-                 PathJoinSubstitution(
-                     [FindPackageShare(PACKAGE), "config", "gripper_action_bridge.yaml"]),
-                 {"action_type": ParameterValue(LaunchConfiguration("gripper_action_type"),
-                                                value_type=str),
-                  "action_name": ParameterValue(LaunchConfiguration("gripper_action_name"),
-                                                value_type=str)},
-             ]),
-    ])
+    return launch_description("fetch_record")

@@ -31,6 +31,7 @@ single-threaded executor serves goals, topics and the tick alike.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ from oneshot_ros.world.robot import ARM_JOINTS, GRIPPER_MAX_GAP_M
 # Results are kept this long after a goal ends (rclpy: 10 s). Streamed goals end every period,
 # and every status message lists each goal still kept: 10 s at 60 goals/s is 600 per message.
 RESULT_TIMEOUT_S = 2
+LOG_PERIOD_S = 2.0  # rejections with the same error code are logged at most this often
 LIMIT_MARGIN_RAD = 1e-6  # goal positions this far beyond a URDF limit are still the limit
 
 
@@ -83,6 +85,7 @@ class _GoalServer:
         self.counts: Counter = Counter()  # accepted, rejected, succeeded, aborted, canceled
         self._accepted: dict[bytes, _Goal] = {}  # handles waiting for their execute callback
         self._parsed = (None, None)  # (request, parse(request)) of the last goal callback
+        self._logged: dict[str, float] = {}  # error code -> when a rejection was last logged
         self.server = ActionServer(node, action_type, action_name, self._execute,
                                    goal_callback=self._on_goal,
                                    handle_accepted_callback=self._on_accepted,
@@ -94,8 +97,10 @@ class _GoalServer:
             self._parsed = (request, self.parse(request))
         except GoalRefused as err:
             self.counts["rejected"] += 1
-            self.node.get_logger().warning(f"{self.kind} goal rejected ({err})",
-                                           throttle_duration_sec=2)
+            now = time.monotonic()  # one line per error code and 2 s: a stream may be all bad
+            if now - self._logged.get(err.code, -math.inf) >= LOG_PERIOD_S:
+                self._logged[err.code] = now
+                self.node.get_logger().warning(f"{self.kind} goal rejected ({err})")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 

@@ -31,12 +31,19 @@ _counter = itertools.count()
 
 def config_dir() -> Path:
     """config/ of the source tree, else share/oneshot_ros/config of an installed package."""
-    if CONFIG_DIR.is_dir():
-        return CONFIG_DIR
-    share = Path(sys.prefix) / "share" / "oneshot_ros" / "config"
-    if share.is_dir():
+    return share_path("config")
+
+
+def share_path(relative: str) -> Path:
+    """A data path as installed under share/oneshot_ros (config/..., models/...): the source
+    tree's when run from it, else the installed package's."""
+    source = CONFIG_DIR.parent / relative
+    if source.exists():
+        return source
+    share = Path(sys.prefix) / "share" / "oneshot_ros" / relative
+    if share.exists():
         return share
-    raise FileNotFoundError(f"no node parameter files in {CONFIG_DIR} or {share}; "
+    raise FileNotFoundError(f"no {relative} in {CONFIG_DIR.parent} or {share.parent}; "
                             "reinstall oneshot_ros")
 
 
@@ -104,23 +111,30 @@ def node_preexec():
 
 class NodeProcesses:
     """Child node processes, each in its own process group; stop() sends SIGINT, then SIGKILL
-    to a group that lingers."""
+    to a group that lingers. Each logs to <log_dir>/<name>.log, or to this terminal when
+    log_dir is None (as `ros2 launch` with output=screen)."""
 
-    def __init__(self, env: dict[str, str], log_dir: str | Path):
-        self.env, self.log_dir = env, Path(log_dir)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+    def __init__(self, env: dict[str, str], log_dir: str | Path | None):
+        self.env, self.log_dir = env, None if log_dir is None else Path(log_dir)
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, params: dict, remappings=()) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+        """Start node `name` (its config/<name>.yaml, then params); remappings: (topic, topic)
+        pairs."""
+        log = None if self.log_dir is None else open(self.log_dir / f"{name}.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(node_command(name, params, remappings), env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=node_preexec())
-        log.close()  # the child holds its own descriptor
+                                stderr=None if log is None else subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, preexec_fn=node_preexec())
+        if log is not None:
+            log.close()  # the child holds its own descriptor
         self.procs[name] = proc
         return proc
 
     def log(self, name: str) -> str:
+        if self.log_dir is None:
+            return ""
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
