@@ -1,6 +1,7 @@
 """ros-demo checks its inputs before any node starts, and its nodes never outlive it: a SIGKILLed
 `oneshot-ros ros-demo` (no cleanup runs) takes its node processes with it (parent-death signal),
-each node leading its own process group."""
+each node leading its own process group. An active imitator stopped from outside (SIGTERM,
+SIGINT) exits 0 cleanly."""
 
 from __future__ import annotations
 
@@ -103,3 +104,23 @@ def test_a_sigkilled_ros_demo_leaves_no_orphan_nodes(tmp_path, tiny_model, ab_de
         for pid, start in nodes.items():  # a failed test leaves nothing running either
             if _alive(pid, start):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_an_active_imitator_stopped_from_outside_exits_0_cleanly(ros_session, tiny_model,
+                                                                ab_demo_file, signum):
+    """While it commands the arm: it unloads on the way out, exit 0, no traceback and no
+    logging into the closed rclpy context."""
+    from fake_robot import FakeRobot
+    from lifecycle_msgs.srv import GetState
+
+    ros_session.start("imitator", {"model": str(tiny_model), "demo_file": str(ab_demo_file)})
+    ros_session.wait_for_service("/imitator/get_state", GetState)
+    robot = FakeRobot(ros_session)
+    ros_session.lifecycle("imitator", "configure", "activate")
+    ros_session.wait_until(lambda: (robot.run(0.25), robot.arm)[1], 60, "commands")
+    proc = ros_session.nodes.procs["imitator"]
+    proc.send_signal(signum)
+    assert proc.wait(30) == 0
+    log = ros_session.nodes.log("imitator")
+    assert "Traceback" not in log and "context is invalid" not in log, log

@@ -49,6 +49,10 @@ QOS_DEPTH = 10  # reliable topics: commands, teleop, /clock
 # best-effort subscription matches reliable and best-effort publishers alike; a reliable one
 # would never hear a best-effort camera pipeline. The nodes only ever use the latest message.
 SENSOR_QOS = qos_profile_sensor_data
+# spin wakes at least this often to see a shutdown: rclpy's signal thread wakes the executor
+# before it shuts the context down, so a SIGTERM landing then left a node without timers (the
+# action bridges) waiting for ever
+SHUTDOWN_POLL_S = 0.5
 
 
 class MissingDependency(RuntimeError):
@@ -72,8 +76,9 @@ def run_node(factory, args=None) -> None:
     2, a missing optional package one line and exit 1 (no traceback either way). Stopped from
     outside it exits 0 without a traceback, as ros2/demos' nodes do: Ctrl-C (SIGINT:
     KeyboardInterrupt) and SIGTERM (`ros2 launch` after SIGINT, systemd, docker stop: rclpy's
-    handler shuts the context down, spin raises ExternalShutdownException). A lifecycle node
-    passes through its shutdown transition on the way out (`finish`)."""
+    handler shuts the context down, spin raises ExternalShutdownException), also while the node
+    is still starting (rclpy calls then fail on the closed context). A lifecycle node passes
+    through its shutdown transition on the way out (`finish`)."""
     warnings.formatwarning = _one_line_warning  # numpy's warnings: one log line, not three
     module = factory.__module__  # "__main__" under python -m: the file then names the node
     name = Path(sys.argv[0]).stem if module == "__main__" else module.rsplit(".", 1)[-1]
@@ -81,7 +86,7 @@ def run_node(factory, args=None) -> None:
     node, code = None, 0
     try:
         node = factory()
-        rclpy.spin(node)
+        _spin(node)
     except params.ParameterError as err:
         print(f"{name}: {err}", file=sys.stderr)
         code = 2
@@ -90,6 +95,10 @@ def run_node(factory, args=None) -> None:
         code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # stopped from outside: a normal end
+    except Exception:
+        if rclpy.ok():  # a real failure: its traceback
+            raise
+        # else stopped from outside during start-up: rclpy closed the context under the node
     finally:
         if node is not None:
             finish = getattr(node, "finish", None)
@@ -99,6 +108,17 @@ def run_node(factory, args=None) -> None:
         rclpy.try_shutdown()
     if code:
         sys.exit(code)
+
+
+def _spin(node) -> None:
+    """rclpy.spin, waking every SHUTDOWN_POLL_S to check the context."""
+    executor = rclpy.get_global_executor()
+    executor.add_node(node)
+    try:
+        while executor.context.ok():
+            executor.spin_once(timeout_sec=SHUTDOWN_POLL_S)
+    finally:
+        executor.remove_node(node)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
