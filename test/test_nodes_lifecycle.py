@@ -122,3 +122,38 @@ def test_active_true_configures_and_activates_at_start(ros_session, tiny_model, 
                            LOAD_TIMEOUT_S, "the autostart")
     ros_session.wait_until(lambda: (robot.run(0.25), len(robot.arm) >= 5)[1], 60,
                            "commands after the autostart")
+
+
+def test_sim_imitate_launch_configures_at_start_and_activates_only_when_asked():
+    """launch_ros is not installable here: the launch file is read with ast (a ROS install's
+    test_launch.py also builds it). The standard pattern: a LifecycleNode, a ChangeState
+    configure emitted at start, activate on reaching 'inactive' only with activate:=true."""
+    import ast
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "launch" / "sim_imitate.launch.py"
+    tree = ast.parse(path.read_text())
+
+    def calls(node, name):
+        return [n for n in ast.walk(node) if isinstance(n, ast.Call)
+                and getattr(n.func, "id", getattr(n.func, "attr", None)) == name]
+
+    def kw(call, name):
+        return next((k.value for k in call.keywords if k.arg == name), None)
+
+    [imitator] = calls(tree, "LifecycleNode")
+    assert kw(imitator, "executable").value == kw(imitator, "name").value == "imitator"
+    assert "imitator.yaml" in ast.unparse(kw(imitator, "parameters"))
+    assert "active" not in ast.unparse(kw(imitator, "parameters"))  # the launch activates
+    assert all(kw(n, "executable").value != "imitator" for n in calls(tree, "Node"))
+    description = calls(tree, "LaunchDescription")[0].args[0].elts
+    configure = [e for e in description if calls(e, "EmitEvent") and "TRANSITION_CONFIGURE"
+                 in ast.unparse(e)]
+    assert len(configure) == 1 and kw(configure[0], "condition") is None  # always
+    [handler] = [e for e in description if calls(e, "RegisterEventHandler")]
+    [on_transition] = calls(handler, "OnStateTransition")
+    assert kw(on_transition, "goal_state").value == "inactive"
+    assert "TRANSITION_ACTIVATE" in ast.unparse(kw(on_transition, "entities"))
+    assert ast.unparse(kw(handler, "condition")) == \
+        "IfCondition(LaunchConfiguration('activate'))"
+    assert description.index(handler) < description.index(configure[0])  # registered first
