@@ -281,26 +281,28 @@ def worker(args) -> None:
     width = 3 * args.blocks + 2
     imitator.set_demo(rng.normal(scale=0.2, size=(args.demo_len, width)))
     obs = rng.normal(scale=0.2, size=(997, width))
-    step = 0
-
-    def act() -> None:
-        nonlocal step
-        imitator.act(obs[step % len(obs)])
-        step += 1
-
-    for _ in range(args.warm_up):
-        act()
+    time_acts(imitator, obs, 0, warm_up=args.warm_up)
+    step = args.warm_up  # the observations cycle on across bursts
     print(json.dumps({"module": oneshot_ros.__file__}), flush=True)
     for line in sys.stdin:
-        for _ in range(BURST_WARM_UP):
-            act()
-        wall, cpu = [], []
-        for _ in range(int(line)):
-            start, start_cpu = time.perf_counter(), time.thread_time()
-            act()
+        wall, cpu = time_acts(imitator, obs, int(line), warm_up=BURST_WARM_UP, first=step)
+        step += BURST_WARM_UP + int(line)
+        print(json.dumps({"wall_ms": wall, "cpu_ms": cpu}), flush=True)
+
+
+def time_acts(imitator: Imitator, obs: np.ndarray, n_acts: int, warm_up: int = 20,
+              first: int = 0) -> tuple[list[float], list[float]]:
+    """Wall and this thread's CPU milliseconds of n_acts acts after warm_up untimed ones, on
+    obs cycled from index `first`."""
+    wall, cpu = [], []
+    for k in range(warm_up + n_acts):
+        o = obs[(first + k) % len(obs)]
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        imitator.act(o)
+        if k >= warm_up:
             cpu.append(1e3 * (time.thread_time() - start_cpu))
             wall.append(1e3 * (time.perf_counter() - start))
-        print(json.dumps({"wall_ms": wall, "cpu_ms": cpu}), flush=True)
+    return wall, cpu
 
 
 def best_of(repeats: list[dict]) -> dict:

@@ -50,7 +50,7 @@ def main() -> None:
     result = {"eager": timed(imitator, obs, args.acts)}
     eager_logits = imitator.fast.logits
     fast = imitator.fast
-    for linear in (*fast.mlp, *fast.cell_linear, *fast.spatial_linear):
+    for linear in (*fast.cell_linear, *fast.spatial_linear):
         linear.packed = None  # addmm: traceable
     start = time.perf_counter()
     fast.logits = torch.compile(eager_logits, dynamic=args.dynamic)
