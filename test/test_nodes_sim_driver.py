@@ -189,3 +189,42 @@ def test_a_trajectory_that_ends_in_the_past_is_refused(ros_session):
     track = send_once(ros_session, states, msg, 0.5, after_steps=40)
     assert np.all(np.abs(track[:, 1] - HOME_ARM[PAN]) < 0.01)
     assert "in the past" in ros_session.nodes.log("sim_driver")
+
+
+# --- command_interface: the Fetch's controller actions beside (or instead of) the topics --------
+def test_command_interface_must_name_one_of_three():
+    import subprocess
+
+    from oneshot_ros.nodes.launcher import node_command, ros_environment, unique_domain_id
+
+    done = subprocess.run(node_command("sim_driver", {"command_interface": "rpc"}), text=True,
+                          env=ros_environment(unique_domain_id()), capture_output=True,
+                          timeout=60)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "command_interface" in done.stderr and "actions" in done.stderr
+
+
+def test_with_both_a_topic_trajectory_aborts_the_goal_it_replaces(ros_session):
+    pytest.importorskip("control_msgs")
+    from action_msgs.msg import GoalStatus
+    from control_msgs.action import FollowJointTrajectory
+    from rclpy.action import ActionClient
+
+    states = ros_session.ros.collect(conv.JOINT_STATES_TOPIC, JointState, depth=1000)
+    arm = ros_session.ros.node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, 10)
+    start_sim(ros_session, command_interface="both")
+    ros = ros_session.ros
+    client = ActionClient(ros.node, FollowJointTrajectory,
+                          "/arm_controller/follow_joint_trajectory")
+    assert client.wait_for_server(timeout_sec=30)
+    sent = client.send_goal_async(FollowJointTrajectory.Goal(trajectory=trajectory([(3.0, 0.5)])))
+    ros.executor.spin_until_future_complete(sent, timeout_sec=10)
+    ros.wait_for(lambda: arm.get_subscription_count() > 0, 10, "the sim subscribing")
+    arm.publish(trajectory([(0.5, -0.2)]))
+    result = sent.result().get_result_async()
+    ros.executor.spin_until_future_complete(result, timeout_sec=30)
+    assert result.result().status == GoalStatus.STATUS_ABORTED
+    assert "topic" in result.result().result.error_string
+    ros_session.wait_steps(ros_session.status()["step"] + 30)  # 1.5 s: the topic's one is done
+    pan = conv.arm_joint_vector(latest(states, session=ros_session))[PAN]
+    assert abs(pan - HOME_ARM[PAN] + 0.2) < 0.02

@@ -1,7 +1,7 @@
 """The real-arm bring-ups as plain data: which nodes run, with which parameters and remappings.
 
     python -m oneshot_ros.nodes.bringup fetch_imitate demo_file:=demos.h5 \
-        block_poses_topic:=/perception/block_poses         # the nodes, without ros2 launch
+        block_poses_topic:=/perception/block_poses [--activate]  # the nodes, without ros2 launch
     python -m oneshot_ros.nodes.bringup fetch_record expert:=true --dry-run   # their commands
 
     specs = resolve("fetch_imitate", {"demo_file": "demos.h5"})  # [Resolved], typed values
@@ -260,6 +260,8 @@ def main(argv=None) -> int:
     parser.add_argument("arguments", nargs="*", metavar="name:=value",
                         help="launch arguments, as for ros2 launch")
     parser.add_argument("--dry-run", action="store_true", help="print the node commands only")
+    parser.add_argument("--activate", action="store_true", help="activate the lifecycle nodes "
+                        "once configured (ros2 launch leaves that to `ros2 lifecycle set`)")
     args = parser.parse_args(argv)
     try:
         values = dict(_pair(text) for text in args.arguments)
@@ -279,7 +281,7 @@ def main(argv=None) -> int:
             processes.start(node.executable, node.parameters, node.remappings)
         for node in nodes:
             if node.lifecycle:
-                _configure(node.executable)
+                _configure(node.executable, args.activate)
         try:
             while all(proc.poll() is None for proc in processes.procs.values()):
                 time.sleep(0.5)
@@ -299,17 +301,20 @@ def _quoted(part: str) -> str:
     return part if part and all(c.isalnum() or c in "-_./:=" for c in part) else repr(part)
 
 
-def _configure(node: str) -> None:
-    """As the launch files' configure event: the user activates (ros2 lifecycle set)."""
+def _configure(node: str, activate: bool) -> None:
+    """As the launch files' configure event; then activate, or say how to."""
     from oneshot_ros.nodes.client import RosClient
 
     with RosClient(int(os.environ.get("ROS_DOMAIN_ID", "0")), "bringup_configure") as ros:
-        try:
-            ok, message = ros.change_state(node, "configure", timeout_s=120.0)
-        except TimeoutError as err:
-            ok, message = False, str(err)
-    print(f"bringup: {message}" + ("" if ok else f" (see {node}'s log)"), flush=True)
-    if ok:
+        for transition in ("configure", "activate") if activate else ("configure",):
+            try:
+                ok, message = ros.change_state(node, transition, timeout_s=120.0)
+            except TimeoutError as err:
+                ok, message = False, str(err)
+            print(f"bringup: {message}" + ("" if ok else f" (see {node}'s log)"), flush=True)
+            if not ok:
+                return
+    if not activate:
         print(f"bringup: activate with `ros2 lifecycle set /{node} activate`", flush=True)
 
 
