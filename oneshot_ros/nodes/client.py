@@ -49,7 +49,9 @@ class RosClient:
         response = self.call(service, Trigger, Trigger.Request(), timeout_s)
         return response.success, response.message
 
-    def set_bool(self, service: str, value: bool, timeout_s: float = 10.0) -> tuple[bool, str]:
+    def set_bool(self, service: str, value: bool, timeout_s: float = 60.0) -> tuple[bool, str]:
+        """A SetBool may run a lifecycle transition (the imitator's ~/activate configures: a
+        model load), hence the longer default timeout."""
         response = self.call(service, SetBool, SetBool.Request(data=value), timeout_s)
         return response.success, response.message
 

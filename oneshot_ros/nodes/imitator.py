@@ -83,6 +83,7 @@ class ImitatorNode(LifecycleNode):
                 dynamic=True)
         period_s = declare_control_period(self, self.config)
         stale_s = declare_stale_timeout(self)
+        # active:=true: configure and activate once spinning (also after busy-file retries)
         self.autostart = declare(self, "active", False, "true: configure and activate at start "
                                  "(later: lifecycle transitions or ~/activate)")
         self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period",
@@ -112,7 +113,7 @@ class ImitatorNode(LifecycleNode):
                                  once=True)
             return FAILURE
         except Exception as err:  # any broken file: one line, stay unconfigured
-            self.retry_busy = False
+            self.retry_busy = self.autostart = False  # no retry, no activation of its own
             self._log_load_error(f"{error_text(err)}; set model/demo_file/demo_index and "
                                  "configure again")
             return FAILURE
@@ -132,7 +133,7 @@ class ImitatorNode(LifecycleNode):
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self.policy, self.active = None, False
+        self.policy, self.active, self.autostart = None, False, False
         self.get_logger().info("policy unloaded")
         return super().on_cleanup(state)
 
@@ -181,11 +182,13 @@ class ImitatorNode(LifecycleNode):
         """active:=true: configure and activate (configure again while a demo file is busy)."""
         self.start_timer.cancel()
         if self.trigger_configure() == SUCCESS:
+            self.autostart = False
             self.trigger_activate()
 
     def watchdog(self) -> None:
         if self.retry_busy and self.policy is None and not self.finalized:
             if self.trigger_configure() == SUCCESS and self.autostart:
+                self.autostart = False  # the start-up's activation, once
                 self.trigger_activate()
         if self.active:
             self.state.stale_reason()  # logs once when inputs go stale
