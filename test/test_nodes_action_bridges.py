@@ -48,15 +48,19 @@ def test_without_control_msgs_the_bridge_exits_with_one_line_naming_the_package(
     assert "apt install ros-kilted-control-msgs" in output and name in output
 
 
-def serve(ros, action_type, action_name: str) -> list:
-    """An action server in the test process that accepts, records and succeeds every goal."""
+def serve(ros, action_type, action_name: str, abort_first: bool = False) -> list:
+    """An action server in the test process that accepts, records and succeeds every goal
+    (aborts the first one with abort_first)."""
     from rclpy.action import ActionServer
 
     goals = []
 
     def execute(goal_handle):
         goals.append(goal_handle.request)
-        goal_handle.succeed()
+        if abort_first and len(goals) == 1:
+            goal_handle.abort()
+        else:
+            goal_handle.succeed()
         return action_type.Result()
 
     ros.server = ActionServer(ros.node, action_type, action_name, execute)  # keep a reference
@@ -92,6 +96,21 @@ def test_gap_commands_become_one_gripper_goal_per_change(ros_session, kind, scal
                  for g in goals]
     np.testing.assert_allclose(positions, [0.1 * scale, 0.0])
     ros_session.nodes.check_alive()
+
+
+def test_a_gripper_goal_the_controller_drops_is_sent_again(ros_session):
+    """Aborted without a stall (a controller restart, a reset): the same gap goes out again
+    with the next command instead of never."""
+    pytest.importorskip("control_msgs")
+    from control_msgs.action import GripperCommand
+
+    ros = ros_session.ros
+    goals = serve(ros, GripperCommand, "/test_gripper/action", abort_first=True)
+    ros_session.start("gripper_action_bridge", {"action_name": "/test_gripper/action"})
+    gripper = ros.node.create_publisher(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC, 10)
+    publish_until(ros, gripper, conv.gripper_command(0.0), goals, 2)
+    ros.spin_for(0.5)  # the second one succeeded: no third
+    assert [g.command.position for g in goals] == [0.0, 0.0]
 
 
 def test_streamed_trajectories_become_follow_joint_trajectory_goals(ros_session):

@@ -256,7 +256,7 @@ class ArmController(_GoalServer):
             self.superseded("another trajectory replaced it")
             return False
         sample, verdict, text = goal.data["monitor"].check(follower, now_s, q, qd)
-        goal.handle.publish_feedback(self._feedback(now_s, sample, goal.data["trajectory"]))
+        goal.handle.publish_feedback(self._feedback(now_s, sample, now_s - follower.start_s))
         if verdict == trajectory.SUCCEEDED:
             self.end("succeed", self.result("SUCCESSFUL", text))
         elif verdict is not None:
@@ -269,10 +269,10 @@ class ArmController(_GoalServer):
             return True
         return False
 
-    def _feedback(self, now_s: float, sample: trajectory.GoalSample, path):
+    def _feedback(self, now_s: float, sample: trajectory.GoalSample, elapsed_s: float):
         feedback = self.action.Feedback(joint_names=list(ARM_JOINTS), index=sample.index)
         feedback.header.stamp = conv.time_msg(now_s)
-        since = conv.duration(max(now_s - (path.start_s or now_s), 0.0))
+        since = conv.duration(max(elapsed_s, 0.0))  # time_from_start, as JTC's
         for field, q, qd in (("desired", sample.desired_q, sample.desired_qd),
                              ("actual", sample.actual_q, sample.actual_qd),
                              ("error", sample.error_q, sample.error_qd)):

@@ -9,11 +9,13 @@ real grippers take action goals. Fetch (ROS 1 through ros1_bridge): control_msgs
 on gripper_controller/gripper_action, position = the gap in metres. ros2_controllers'
 parallel_gripper_action_controller: control_msgs/ParallelGripperCommand on <ctrl>/gripper_cmd,
 one joint set to position_scale * gap. A goal goes out only when the gap changes by at least
-min_change_m (the policy repeats it every step) and replaces the goal in flight. control_msgs is
+min_change_m (the policy repeats it every step) and replaces the goal in flight; when a goal
+ends aborted or canceled without the fingers stalled on something (the controller restarted,
+another client or a reset took over), the next command sends its gap again. control_msgs is
 imported here only; when it is missing the node exits with one line naming what to install.
 """
 
-
+from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.node import Node
 
@@ -59,7 +61,8 @@ class GripperActionBridge(Node):
             self.get_logger().warning(f"no action server {self.action_name}: gripper command "
                                       "dropped", throttle_duration_sec=2)
             return
-        self.client.send_goal_async(self.goal(gap_m)).add_done_callback(self.on_response)
+        self.client.send_goal_async(self.goal(gap_m)).add_done_callback(
+            lambda future: self.on_response(future, gap_m))
         self.sent_gap_m = gap_m
 
     def goal(self, gap_m: float):
@@ -71,10 +74,20 @@ class GripperActionBridge(Node):
             goal.command.effort = [self.max_effort_n] if self.max_effort_n > 0 else []
         return goal
 
-    def on_response(self, future) -> None:
-        if not future.result().accepted:  # send this gap again with the next command
+    def on_response(self, future, gap_m: float) -> None:
+        handle = future.result()
+        if not handle.accepted:  # send this gap again with the next command
             self.sent_gap_m = None
             self.get_logger().warning("gripper goal rejected", throttle_duration_sec=2)
+            return
+        handle.get_result_async().add_done_callback(lambda done: self.on_result(done, gap_m))
+
+    def on_result(self, future, gap_m: float) -> None:
+        """A goal for the gap still wanted that did not hold: send it again."""
+        response = future.result()
+        dropped = response.status in (GoalStatus.STATUS_ABORTED, GoalStatus.STATUS_CANCELED)
+        if dropped and not response.result.stalled and self.sent_gap_m == gap_m:
+            self.sent_gap_m = None
 
 
 def main(args=None):

@@ -86,6 +86,7 @@ class TrajectoryFollower:
         self._knots: tuple[np.ndarray, np.ndarray] | None = None  # (K,) times, (K, J) values
         self.end_s = -np.inf  # when the active trajectory's last point is due
         self.active: Trajectory | None = None  # the trajectory followed now (None: holding)
+        self.start_s = -np.inf  # its start: header.stamp, or the update that picked it up
         self._point_times = np.zeros(0)  # (P,) absolute times of the active trajectory's points
 
     def receive(self, trajectory: Trajectory, now_s: float) -> None:
@@ -125,7 +126,7 @@ class TrajectoryFollower:
         else:  # stamped in the past: sample between the points already due (JTC does too)
             knots = (times, trajectory.positions)
         self._knots, self.end_s = knots, float(times[-1])
-        self.active, self._point_times = trajectory, times
+        self.active, self._point_times, self.start_s = trajectory, times, start
 
     def desired(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """The active trajectory's state at t_s before the limits: positions (J,) and
