@@ -24,6 +24,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from oneshot_ros.nodes.client import RosClient
+from oneshot_ros.nodes.launcher import NodeProcesses, node_command, share_path
+
 PACKAGE = "oneshot_ros"
 
 
@@ -191,8 +194,6 @@ def resolve(name: str, values: dict | None = None) -> list[Resolved]:
 def _default(argument: Argument) -> str:
     if not argument.share:
         return argument.default
-    from oneshot_ros.nodes.launcher import share_path
-
     return str(share_path(argument.default))
 
 
@@ -269,8 +270,6 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"bringup: {err}", file=sys.stderr)
         return 2
-    from oneshot_ros.nodes.launcher import NodeProcesses, node_command
-
     if args.dry_run:
         for node in nodes:
             print(" ".join(_quoted(part) for part in
@@ -303,8 +302,6 @@ def _quoted(part: str) -> str:
 
 def _configure(node: str, activate: bool) -> None:
     """As the launch files' configure event; then activate, or say how to."""
-    from oneshot_ros.nodes.client import RosClient
-
     with RosClient(int(os.environ.get("ROS_DOMAIN_ID", "0")), "bringup_configure") as ros:
         for transition in ("configure", "activate") if activate else ("configure",):
             try:
