@@ -1,7 +1,6 @@
 """The Fetch's two controller actions, served by the sim driver with ros2_controllers' semantics.
 
-    arm = ArmController(node, action_name, tolerances, lower, upper, clock, start, hold)
-    gripper = GripperController(node, action_name, settings, clock, command)
+    arm, gripper = declare_controllers(node, clock, start, hold, command)  # from parameters
     # every control period, in the stamps' time (sim time when the driver publishes /clock):
     held = arm.tick(now_s, follower, q, qd)    # True: a violation made the follower hold q
     gripper.tick(now_s, gap_m, gap_velocity, effort)
@@ -45,7 +44,8 @@ from trajectory_msgs.msg import JointTrajectoryPoint
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes import trajectory_follower as trajectory
 from oneshot_ros.nodes.common import require
-from oneshot_ros.world.robot import ARM_JOINTS, GRIPPER_MAX_GAP_M
+from oneshot_ros.nodes.params import declare
+from oneshot_ros.world.robot import ARM_JOINTS, GRIPPER_MAX_GAP_M, JOINT_LIMITS
 
 # Results are kept this long after a goal ends (rclpy: 10 s). Streamed goals end every period,
 # and every status message lists each goal still kept: 10 s at 60 goals/s is 600 per message.
@@ -371,3 +371,43 @@ class GripperController(_GoalServer):
             self.end("succeed" if s.allow_stalling else "abort", self.result(True, False))
             return
         goal.handle.publish_feedback(feedback)
+
+
+def declare_controllers(node, clock, start, hold, command):
+    """Both action servers, named and tuned by the node's parameters (read once).
+
+    clock() -> now (s); start(Trajectory) / hold() as ArmController's; command(gap_m) as
+    GripperController's."""
+    arm_name = declare(node, "arm_action_name", "/arm_controller/follow_joint_trajectory",
+                       "FollowJointTrajectory action (command_interface actions/both)")
+    gripper_name = declare(node, "gripper_action_name", "/gripper_controller/gripper_action",
+                           "GripperCommand action (command_interface actions/both)")
+    tolerances = trajectory.Tolerances.uniform(
+        len(ARM_JOINTS),
+        path=declare(node, "arm_path_tolerance_rad", 0.0, "rad, default path_tolerance of every "
+                     "arm joint (0: not checked, as JTC's)", low=0.0, high=10.0),
+        goal=declare(node, "arm_goal_tolerance_rad", 0.0, "rad, default goal_tolerance (0: not "
+                     "checked)", low=0.0, high=10.0),
+        stopped_velocity=declare(node, "arm_stopped_velocity_tolerance", 0.01, "rad/s, default "
+                                 "goal velocity tolerance (JTC's stopped_velocity_tolerance)",
+                                 low=0.0, high=10.0),
+        goal_time_s=declare(node, "arm_goal_time_tolerance_s", 0.0, "s, default "
+                            "goal_time_tolerance (0: wait for the goal tolerance for ever)",
+                            low=0.0, high=600.0))
+    limits = [JOINT_LIMITS[name] for name in ARM_JOINTS]
+    arm = ArmController(node, arm_name, tolerances, [lim.lower for lim in limits],
+                        [lim.upper for lim in limits], clock, start, hold)
+    settings = GripperSettings(
+        goal_tolerance_m=declare(node, "gripper_goal_tolerance_m", 0.01, "m, a gripper goal is "
+                                 "reached within this", low=0.0, high=0.1),
+        stall_velocity_m_s=declare(node, "gripper_stall_velocity_m_s", 0.01, "m/s, slower "
+                                   "fingers are not moving (gripper_action_controller: 0.001; "
+                                   "the sim's fingers jitter faster on a squeezed block)",
+                                   low=0.0, high=1.0),
+        stall_timeout_s=declare(node, "gripper_stall_timeout_s", 1.0, "s without moving before "
+                                "a goal ends stalled", low=0.0, high=60.0),
+        allow_stalling=declare(node, "gripper_allow_stalling", False, "a stalled goal succeeds "
+                               "instead of aborting"))
+    gripper = GripperController(node, gripper_name, settings, clock, command)
+    node.get_logger().info(f"serving {arm_name} and {gripper_name}")
+    return arm, gripper

@@ -130,41 +130,9 @@ class SimDriver(Node):
 
     def _serve_actions(self) -> None:
         """The Fetch's arm and gripper controller actions (nodes.fetch_controllers)."""
-        arm_name = declare(self, "arm_action_name", "/arm_controller/follow_joint_trajectory",
-                           "FollowJointTrajectory action (command_interface actions/both)")
-        gripper_name = declare(self, "gripper_action_name", "/gripper_controller/gripper_action",
-                               "GripperCommand action (command_interface actions/both)")
-        tolerances = trajectory.Tolerances.uniform(
-            len(ARM_JOINTS),
-            path=declare(self, "arm_path_tolerance_rad", 0.0, "rad, default path_tolerance of "
-                         "every arm joint (0: not checked, as JTC's)", low=0.0, high=10.0),
-            goal=declare(self, "arm_goal_tolerance_rad", 0.0, "rad, default goal_tolerance "
-                         "(0: not checked)", low=0.0, high=10.0),
-            stopped_velocity=declare(self, "arm_stopped_velocity_tolerance", 0.01, "rad/s, "
-                                     "default goal velocity tolerance (JTC's "
-                                     "stopped_velocity_tolerance)", low=0.0, high=10.0),
-            goal_time_s=declare(self, "arm_goal_time_tolerance_s", 0.0, "s, default "
-                                "goal_time_tolerance (0: wait for the goal tolerance for ever)",
-                                low=0.0, high=600.0))
-        limits = [JOINT_LIMITS[name] for name in ARM_JOINTS]
-        self.arm_action = controllers.ArmController(
-            self, arm_name, tolerances, [lim.lower for lim in limits],
-            [lim.upper for lim in limits], clock=lambda: self.time_s,
-            start=self._follow_goal, hold=self._hold_arm)
-        settings = controllers.GripperSettings(
-            goal_tolerance_m=declare(self, "gripper_goal_tolerance_m", 0.01, "m, a gripper goal "
-                                     "is reached within this", low=0.0, high=0.1),
-            stall_velocity_m_s=declare(self, "gripper_stall_velocity_m_s", 0.01, "m/s, slower "
-                                       "fingers are not moving (gripper_action_controller: "
-                                       "0.001; the sim's fingers jitter faster on a squeezed "
-                                       "block)", low=0.0, high=1.0),
-            stall_timeout_s=declare(self, "gripper_stall_timeout_s", 1.0, "s without moving "
-                                    "before a goal ends stalled", low=0.0, high=60.0),
-            allow_stalling=declare(self, "gripper_allow_stalling", False, "a stalled goal "
-                                   "succeeds instead of aborting"))
-        self.gripper_action = controllers.GripperController(
-            self, gripper_name, settings, clock=lambda: self.time_s, command=self._grip)
-        self.get_logger().info(f"serving {arm_name} and {gripper_name}")
+        self.arm_action, self.gripper_action = controllers.declare_controllers(
+            self, clock=lambda: self.time_s, start=self._follow_goal, hold=self._hold_arm,
+            command=self._grip)
 
     def _follow_goal(self, path: trajectory.Trajectory) -> None:
         """An accepted FollowJointTrajectory goal: followed from the next period."""
