@@ -4,7 +4,6 @@ it), the real-arm bring-ups of launch/fetch_*.launch.py (oneshot_ros.nodes.bring
 through the two bridges, and a client in the test process checks the controller semantics.
 """
 
-import importlib.util
 import subprocess
 
 import numpy as np
@@ -28,7 +27,6 @@ from oneshot_ros.world.robot import ARM_JOINTS, HOME_ARM, READY_ARM  # noqa: E40
 from oneshot_ros.world.success import MANIPULATION  # noqa: E402
 
 BRIDGES = ["gripper_action_bridge", "trajectory_action_bridge"]
-HAS_CONTROL_MSGS = importlib.util.find_spec("control_msgs") is not None
 ARM_ACTION = "/arm_controller/follow_joint_trajectory"
 GRIPPER_ACTION = "/gripper_controller/gripper_action"
 SIM = {"real_time": False, "time_scale": 3.0, "command_interface": "actions"}
@@ -36,16 +34,22 @@ PAN = ARM_JOINTS.index("shoulder_pan_joint")
 BLOCK_M = 0.05  # the cube's width: the gap of fingers closed on one
 
 
-@pytest.mark.skipif(HAS_CONTROL_MSGS, reason="control_msgs is installed here")
+# Runs a node module with control_msgs unimportable, as on a machine without it.
+WITHOUT_CONTROL_MSGS = ("import runpy, sys; sys.modules['control_msgs'] = None; "
+                        "runpy.run_module(sys.argv[1], run_name='__main__', alter_sys=True)")
+
+
 @pytest.mark.parametrize("name", BRIDGES)
-def test_without_control_msgs_the_bridge_exits_with_one_line_naming_the_package(name):
+def test_without_control_msgs_the_bridge_exits_with_one_line_naming_the_fix(name):
     env = {**ros_environment(unique_domain_id()), "ROS_DISTRO": "kilted"}
-    result = subprocess.run(node_command(name, {}), env=env, capture_output=True, text=True,
-                            timeout=60)
+    command = node_command(name, {})
+    command[1:2] = ["-c", WITHOUT_CONTROL_MSGS]  # python -c ... oneshot_ros.nodes.<name> ...
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     output = (result.stdout + result.stderr).strip()
     assert result.returncode == 1, output
     assert "Traceback" not in output and len(output.splitlines()) == 1, output
     assert "apt install ros-kilted-control-msgs" in output and name in output
+    assert "interfaces/install_control_msgs.py" in output  # the pip install's way
 
 
 def serve(ros, action_type, action_name: str, abort_first: bool = False) -> list:

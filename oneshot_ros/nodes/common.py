@@ -59,15 +59,21 @@ class MissingDependency(RuntimeError):
     """An optional ROS package (control_msgs, moveit_py) is not installed; the text says which."""
 
 
+# ROS packages without a PyPI wheel that a pip install (no ROS) builds from the source tree.
+PIP_BUILDS = {"control_msgs": "python interfaces/install_control_msgs.py"}
+
+
 def require(module: str, ros_package: str):
     """Import an optional ROS module only where it is used; MissingDependency names the fix."""
     try:
         return importlib.import_module(module)
     except ImportError as err:
         distro = os.environ.get("ROS_DISTRO", "<distro>")
+        pip = PIP_BUILDS.get(ros_package)
         raise MissingDependency(
             f"{module} is not available ({err}): install it with `apt install ros-{distro}-"
             f"{ros_package.replace('_', '-')}` and source /opt/ros/{distro}/setup.bash"
+            + (f"; without ROS, run `{pip}` in the oneshot_ros source tree" if pip else "")
         ) from None
 
 
