@@ -34,8 +34,14 @@ def ros_expert_episode(session, task: str, seed: int, time_scale: float = 1.0,
     node.create_subscription(
         JointTrajectory, conv.ARM_COMMAND_TOPIC,
         lambda m: events.append(("command", conv.trajectory_points(m)[0][-1])), 100)
-    session.reset(seed)
     session.start("scripted_expert", {"task": task, **(expert_params or {})})
+    # Our subscriptions match the expert's publisher only after discovery (up to seconds on a
+    # loaded machine): let it command until one reaches us, then start the episode (the
+    # noise-free expert is a function of the state, so it simply starts over).
+    session.wait_until(lambda: any(kind == "command" for kind, _ in events), 120,
+                       "the expert's first command at this process")
+    session.reset(seed)
+    events.clear()
     session.wait_until(lambda: session.status()["first_command_step"] is not None, 120,
                        "the expert's first command")
     status = session.run_until_done(max_wall_s=max_wall_s, settle_steps=SETTLE_STEPS,
