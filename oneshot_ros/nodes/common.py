@@ -89,10 +89,13 @@ def run_node(factory, args=None) -> None:
     module = factory.__module__  # "__main__" under python -m: the file then names the node
     name = Path(sys.argv[0]).stem if module == "__main__" else module.rsplit(".", 1)[-1]
     rclpy.init(args=args)
+    # Built before the node: a signal during the node's constructor cannot meet a half-built
+    # executor (whose __del__ prints a traceback when the context closed under it).
+    executor = rclpy.get_global_executor()
     node, code = None, 0
     try:
         node = factory()
-        _spin(node)
+        _spin(node, executor)
     except params.ParameterError as err:
         print(f"{name}: {err}", file=sys.stderr)
         code = 2
@@ -116,9 +119,8 @@ def run_node(factory, args=None) -> None:
         sys.exit(code)
 
 
-def _spin(node) -> None:
+def _spin(node, executor) -> None:
     """rclpy.spin, waking every SHUTDOWN_POLL_S to check the context."""
-    executor = rclpy.get_global_executor()
     executor.add_node(node)
     try:
         while executor.context.ok():
