@@ -17,13 +17,12 @@ since they were added); the other views work on any evaluation.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from statistics import median
 
 from oneshot_ros.errors import FileFormatError, InputError
-from oneshot_ros.evaluate.report import EPISODES_FILE
+from oneshot_ros.evaluate import report
 from oneshot_ros.world.tasks import parse_task
 
 WORST_TASKS = 5
@@ -185,13 +184,12 @@ def figure(analysis: dict, path: str | Path) -> Path:
 def read_records(directory: str | Path) -> list[dict]:
     """An `oneshot-ros eval --out` directory -> its episode records (read-only: a torn last
     line is skipped, not cut)."""
-    path = Path(directory) / EPISODES_FILE
+    path = Path(directory) / report.EPISODES_FILE
     if not path.is_file():
-        raise InputError(f"{directory} has no {EPISODES_FILE}; pass an `oneshot-ros eval --out` "
-                         "directory")
+        raise InputError(f"{directory} has no {report.EPISODES_FILE}; pass an `oneshot-ros "
+                         "eval --out` directory")
     try:
-        records = [json.loads(line) for line in path.read_text().splitlines()
-                   if line.strip() and line.endswith("}")]
+        records = report.read_records(path)
         missing = {k for r in records for k in RECORD_KEYS if k not in r}
     except (ValueError, TypeError) as err:
         missing = {str(err)}

@@ -49,15 +49,7 @@ class EvalDir:
         path.write_text(json.dumps(settings, indent=2) + "\n")
 
     def _read_records(self) -> dict[tuple[str, int], dict]:
-        """Complete lines of episodes.jsonl; a torn last line (a crash) is cut off."""
-        if not self.episodes_file.is_file():
-            return {}
-        data = self.episodes_file.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            with open(self.episodes_file, "r+b") as stream:
-                stream.truncate(len(complete))
-        records = (json.loads(line) for line in complete.decode().splitlines() if line.strip())
+        records = read_records(self.episodes_file, cut_torn=True)
         return {(r["task"], r["index"]): r for r in records}
 
     def done(self) -> set[tuple[str, int]]:
@@ -81,3 +73,16 @@ class EvalDir:
         if summary["splits"]:
             plot_success_by_stages(summary, self.path / FIGURE_FILE)
         return summary
+
+
+def read_records(path: Path, cut_torn: bool = False) -> list[dict]:
+    """The complete lines of an episodes.jsonl ([] when there is none); a torn last line (a
+    crash) is left out, and with cut_torn cut off the file."""
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if cut_torn and len(complete) != len(data):
+        with open(path, "r+b") as stream:
+            stream.truncate(len(complete))
+    return [json.loads(line) for line in complete.decode().splitlines() if line.strip()]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -272,8 +273,7 @@ def main(argv=None) -> int:
         return 2
     if args.dry_run:
         for node in nodes:
-            print(" ".join(_quoted(part) for part in
-                           node_command(node.executable, node.parameters, node.remappings)))
+            print(shlex.join(node_command(node.executable, node.parameters, node.remappings)))
         return 0
     with NodeProcesses({**os.environ, "PYTHONUNBUFFERED": "1"}, log_dir=None) as processes:
         for node in nodes:
@@ -294,10 +294,6 @@ def _pair(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise ValueError(f"{text!r}: write arguments as name:=value")
     return name, value
-
-
-def _quoted(part: str) -> str:
-    return part if part and all(c.isalnum() or c in "-_./:=" for c in part) else repr(part)
 
 
 def _configure(node: str, activate: bool) -> None:

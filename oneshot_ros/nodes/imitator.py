@@ -181,17 +181,18 @@ class ImitatorNode(LifecycleNode):
     def start_up(self) -> None:
         """active:=true: configure and activate (configure again while a demo file is busy)."""
         self.start_timer.cancel()
-        if self.trigger_configure() == SUCCESS:
-            self.autostart = False
-            self.trigger_activate()
+        self._configure_then_autostart()
 
     def watchdog(self) -> None:
         if self.retry_busy and self.policy is None and not self.finalized:
-            if self.trigger_configure() == SUCCESS and self.autostart:
-                self.autostart = False  # the start-up's activation, once
-                self.trigger_activate()
+            self._configure_then_autostart()
         if self.active:
             self.state.stale_reason()  # logs once when inputs go stale
+
+    def _configure_then_autostart(self) -> None:
+        if self.trigger_configure() == SUCCESS and self.autostart:
+            self.autostart = False  # the start-up's activation, once
+            self.trigger_activate()
 
     def on_activate_service(self, request, response):
         label = self.state_label()
