@@ -82,18 +82,11 @@ def _tiny_train(extra: str = "") -> str:
 
 
 def _overflowing_model(path: Path) -> Path:
-    """Finite weights (the checkpoint loads) whose actions overflow to NaN/inf."""
-    from oneshot_ros.policy import checkpoint
-    from oneshot_ros.policy.modeling import OneShotPolicy, PolicyConfig
+    """Finite weights (the checkpoint loads) whose actions overflow to NaN/inf: the tests'."""
+    sys.path.insert(0, str(ROOT / "test"))
+    from policy_data import overflowing_model
 
-    model = OneShotPolicy(PolicyConfig(embed_dim=8, n_heads=1, dilations=(1,), lstm_steps=1,
-                                       mlp_hidden=(8,), ensemble_size=1))
-    state = model.state_dict()
-    for name, value in state.items():
-        if name.endswith("bias"):
-            value.fill_(3e38)
-    model.load_state_dict(state)
-    return checkpoint.save(model, path)
+    return overflowing_model(path)
 
 
 def _write(path: Path, text: str) -> Path:
