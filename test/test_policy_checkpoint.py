@@ -109,6 +109,13 @@ def test_trimmed_policy_is_refused_even_when_rehashed(saved):
         checkpoint.load(path)
 
 
+def test_a_checkpoint_from_before_an_added_field_loads_with_the_old_behaviour(saved):
+    _, path = saved
+    _edit_config(path, lambda m: m["policy"].pop("keep_stage_ends"), rehash=True)
+    model, _ = checkpoint.load(path)
+    assert model.config.keep_stage_ends is False  # the option did not exist when it was trained
+
+
 def test_non_finite_weights_are_refused(saved):
     model, path = saved
     tensors = {k: v.clone() for k, v in model.state_dict().items()}

@@ -26,6 +26,7 @@ OPTION_CASES = [
     {},
     {"variant": "final_state"},
     {"variant": "snapshot"},
+    {"keep_stage_ends": True, "state_scale": 10.0, "demo_norm": True},
     {"action_head": "l2"},
     {"weight_norm": False},
     {"state_scale": 10.0},

@@ -102,6 +102,37 @@ def test_snapshot_selects_stage_ends_and_final_state_the_last_step():
     assert attention["temporal"].shape[3] == 3  # 2 stage ends + the final frame
 
 
+def test_keep_stage_ends_adds_every_stage_end_to_the_random_subset():
+    model = _model(keep_stage_ends=True)  # tiny_config: p = 0.5
+    batch, _ = random_batch(blocks=(2, 3), lengths=(20, 12))
+    with pytest.raises(ValueError, match="stage ends"):
+        model(batch)
+    marks = torch.zeros(2, 20, dtype=torch.bool)
+    marks[0, [3, 9]] = True
+    marks[1, 5] = True
+    for seed in range(20):
+        generator = torch.Generator().manual_seed(seed)
+        embedding = model.embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK],
+                                     batch[keys.BLOCK_MASK], marks, generator)
+        kept = [set(embedding.time_index[i][embedding.time_mask[i]].tolist()) for i in range(2)]
+        assert {3, 9, 19} <= kept[0] and {5, 11} <= kept[1]  # stage ends and the last frame
+        assert 10 <= len(kept[0]) <= 13 and 6 <= len(kept[1]) <= 8  # + floor(T * 0.5) random
+        assert max(kept[1]) == 11  # never a padded step
+        index = embedding.time_index[0][embedding.time_mask[0]]
+        assert bool((index[1:] > index[:-1]).all())  # time order
+    plain = _model().embed_demo(batch[keys.DEMO_OBS], batch[keys.DEMO_MASK],
+                                batch[keys.BLOCK_MASK], marks, torch.Generator().manual_seed(0))
+    assert int(plain.time_mask[0].sum()) == 10  # the switch off: stage ends are ignored
+
+
+def test_frame_selection_switches_keep_the_weights_loadable():
+    base = tiny_config()
+    assert tiny_config(keep_stage_ends=True, ensemble_size=3).same_weights_as(base)
+    assert not tiny_config(embed_dim=base.embed_dim * 2).same_weights_as(base)
+    with pytest.raises(ValueError, match="keep_stage_ends"):
+        tiny_config(variant="snapshot", keep_stage_ends=True)
+
+
 def test_data_dependent_init_normalises_every_layer():
     model = _model()
     batch, _ = random_batch()

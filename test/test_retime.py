@@ -52,6 +52,23 @@ def test_stage_ends_land_on_the_same_scene():
     np.testing.assert_allclose(warped[new_ends, 0], obs[ends, 0], atol=1e-3)
 
 
+def test_a_wider_speed_range_stretches_demos_as_human_style_ones():
+    obs = _demo(400)
+    stretch = {}
+    for speed in ((0.4, 1.0), (0.25, 0.8)):
+        lengths = [len(retime(obs, np.random.default_rng(s), None, speed)[0]) for s in range(20)]
+        stretch[speed] = np.mean(lengths) / len(obs)
+    assert 1.3 < stretch[(0.4, 1.0)] < 2.0  # ~1/mean speed plus pauses
+    assert 2.0 < stretch[(0.25, 0.8)] < 3.0  # the 2.3-3.5x of human-style demos
+
+
+def test_train_config_checks_the_speed_range():
+    assert TrainConfig(demo_retime_speed=[0.25, 0.8]).demo_retime_speed == (0.25, 0.8)
+    for bad in ([0.0, 0.5], [0.9, 0.4], [0.5, 1.5], [0.5]):
+        with pytest.raises(ValueError, match="demo_retime_speed"):
+            TrainConfig(demo_retime_speed=bad)
+
+
 def test_different_draws_give_different_timings():
     obs = _demo()
     lengths = {len(retime(obs, np.random.default_rng(seed))[0]) for seed in range(6)}

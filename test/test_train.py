@@ -151,3 +151,23 @@ def test_the_comparison_runs_share_the_full_demo_models_data_and_budget():
         assert (run.policy.state_scale, run.policy.demo_norm) == (full.policy.state_scale,
                                                                   full.policy.demo_norm), name
         assert (run.min_stages, run.max_stages) == (full.min_stages, full.max_stages), name
+
+
+def test_the_fine_tune_levers_differ_from_their_control_only_in_their_switch():
+    """bc_human_timing(_wide) and bc_keep_stage_ends are ablated against
+    bc_human_timing_control: same start, budget, batch and data; one switch each."""
+    import dataclasses
+
+    from oneshot_ros.config import load_yaml
+    from oneshot_ros.train.bc import TrainConfig
+
+    def cfg(name):
+        return load_yaml(TrainConfig, os.path.join(ROOT, "config", "train", name + ".yaml"))
+
+    control = cfg("human_timing_control")
+    switches = {"human_timing": {"demo_retime": 0.5},
+                "human_timing_wide": {"demo_retime": 0.5, "demo_retime_speed": (0.25, 0.8)},
+                "keep_stage_ends": {"policy": dataclasses.replace(control.policy,
+                                                                  keep_stage_ends=True)}}
+    for name, switch in switches.items():
+        assert cfg(name) == dataclasses.replace(control, **switch), name

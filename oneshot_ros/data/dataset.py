@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from oneshot_ros.data import batch as keys
-from oneshot_ros.data.retime import retime
+from oneshot_ros.data.retime import SPEED_RANGE, retime
 from oneshot_ros.data.storage import DemoReader
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,17 @@ class PairedDemoDataset(torch.utils.data.Dataset):
     """Map-style dataset: item i = (demo i of task t, M pairs from demo j != i of task t)."""
 
     def __init__(self, demos: Sequence[dict], pairs_per_task: int = 16, seed: int = 0,
-                 with_stage_ends: bool = False, retime_probability: float = 0.0):
+                 with_stage_ends: bool = False, retime_probability: float = 0.0,
+                 retime_speed: tuple[float, float] = SPEED_RANGE):
         """`demos`: dicts with task, obs (T, 3B+2), expert_actions (T, 4), stage_ends, success.
         `retime_probability`: this fraction of conditioning demos is re-timed as a person would
-        pace it (`data.retime`); the pairs are never re-timed."""
+        pace it (`data.retime`, at `retime_speed` source steps per step); the pairs are never
+        re-timed."""
         if pairs_per_task < 1:
             raise ValueError(f"pairs_per_task={pairs_per_task}: use at least 1")
         if not 0.0 <= retime_probability <= 1.0:
             raise ValueError(f"retime_probability={retime_probability}: use a value in [0, 1]")
-        self.retime_probability = retime_probability
+        self.retime_probability, self.retime_speed = retime_probability, tuple(retime_speed)
         self.demos = list(demos)
         self.pairs_per_task, self.seed, self.epoch = pairs_per_task, seed, 0
         self.with_stage_ends = with_stage_ends
@@ -122,7 +124,8 @@ class PairedDemoDataset(torch.utils.data.Dataset):
         steps = rng.integers(len(d2["obs"]), size=self.pairs_per_task)  # (M,)
         demo_obs, stage_ends = self.demos[d1]["obs"], self.demos[d1]["stage_ends"]  # (T1, 3B+2)
         if self.retime_probability and rng.random() < self.retime_probability:
-            demo_obs, stage_ends = retime(demo_obs, rng, stage_ends)  # (T1', 3B+2)
+            demo_obs, stage_ends = retime(demo_obs, rng, stage_ends,
+                                          self.retime_speed)  # (T1', 3B+2)
         item = {keys.DEMO_OBS: demo_obs,
                 keys.OBS: d2["obs"][steps],  # (M, 3B+2)
                 keys.ACTION: d2["expert_actions"][steps]}  # (M, 4)

@@ -18,7 +18,7 @@ import numpy as np
 
 from oneshot_ros.world.robot import ObsLayout
 
-SPEED_RANGE = (0.4, 1.0)  # source steps per output step, re-drawn per segment
+SPEED_RANGE = (0.4, 1.0)  # default source steps per output step, re-drawn per segment
 SEGMENT_STEPS = (40, 120)  # output steps one speed holds (human_style.SEGMENT_STEPS)
 PAUSE_PROBABILITY = 0.01  # per output step
 PAUSE_STEPS = (5, 25)
@@ -26,11 +26,11 @@ GRIP_DELAY_STEPS = (2, 6)  # still frames before the fingers start to move (a ke
 FINGER_MOTION_M = 1e-4  # a finger moving more than this per step is a grip change
 
 
-def retime(obs: np.ndarray, rng: np.random.Generator,
-           stage_ends: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def retime(obs: np.ndarray, rng: np.random.Generator, stage_ends: np.ndarray | None = None,
+           speed_range: tuple[float, float] = SPEED_RANGE) -> tuple[np.ndarray, np.ndarray | None]:
     """(T, D) demo observations -> (T', D) re-timed, and stage_ends mapped onto the new steps."""
     obs = np.asarray(obs, dtype=np.float32)
-    source_times = _source_times(len(obs), _grip_starts(obs), rng)  # (T',) in [0, T-1]
+    source_times = _source_times(len(obs), _grip_starts(obs), rng, speed_range)  # (T',)
     low = np.floor(source_times).astype(np.int64)
     high = np.minimum(low + 1, len(obs) - 1)
     frac = (source_times - low)[:, None].astype(np.float32)
@@ -50,7 +50,8 @@ def _grip_starts(obs: np.ndarray) -> list[int]:
     return starts.tolist()
 
 
-def _source_times(length: int, grip_starts: list[int], rng: np.random.Generator) -> np.ndarray:
+def _source_times(length: int, grip_starts: list[int], rng: np.random.Generator,
+                  speed_range: tuple[float, float]) -> np.ndarray:
     """Fractional source step of each output step: slower segments, pauses, key-press delays."""
     times, t, last = [], 0.0, float(length - 1)
     speed, segment_left = 1.0, 0
@@ -58,7 +59,7 @@ def _source_times(length: int, grip_starts: list[int], rng: np.random.Generator)
         if rng.random() < PAUSE_PROBABILITY:
             times += [t] * _draw(rng, PAUSE_STEPS)
         if segment_left <= 0:
-            speed, segment_left = float(rng.uniform(*SPEED_RANGE)), _draw(rng, SEGMENT_STEPS)
+            speed, segment_left = float(rng.uniform(*speed_range)), _draw(rng, SEGMENT_STEPS)
         segment_left -= 1
         times.append(t)
         after = min(t + speed, last)

@@ -128,8 +128,15 @@ def read_metadata(model_dir: Path) -> dict:
     return meta
 
 
+# PolicyConfig fields added after checkpoints were shipped, with the value that reproduces how
+# a checkpoint written before them was trained and is run (the option did not exist)
+ADDED_POLICY_FIELDS = {"keep_stage_ends": False}
+
+
 def _policy_config(meta: dict, path: Path) -> PolicyConfig:
     stored = meta.get("policy")
+    if isinstance(stored, dict):
+        stored = {**ADDED_POLICY_FIELDS, **stored}
     fields = {f.name for f in dataclasses.fields(PolicyConfig)}
     missing = sorted(fields - set(stored)) if isinstance(stored, dict) else ["policy"]
     if missing:  # a default filled in here could differ from the one the weights were trained with

@@ -27,6 +27,10 @@ class PolicyConfig:
     # Duan et al.: temporal dropout drops p = 95% of demo steps; keeps max(1, floor(T(1-p))).
     temporal_dropout_p: float = 0.95
     variant: str = "full"  # "full" demo, "final_state" (last frame), "snapshot" (stage ends)
+    # "full" only: temporal dropout also keeps the last frame of each stage and of the demo, so
+    # every drawn subset shows where each stage ends (issue 20's lever: the snapshot baseline,
+    # which sees only those frames, loses less time finding the next stage at 6-8 stages)
+    keep_stage_ends: bool = False
     mlp_hidden: tuple[int, ...] = (256, 256)  # manipulation network (Module 3)
     action_head: str = "categorical"  # per-axis categorical + 2-way gripper, or "l2" regression
     n_bins: int = 21  # K bins per axis spanning [-max_step_m, +max_step_m]; odd so 0 is a bin
@@ -53,6 +57,9 @@ class PolicyConfig:
         _check(0.0 <= self.temporal_dropout_p < 1.0,
                f"temporal_dropout_p={self.temporal_dropout_p}: use a value in [0, 1), e.g. 0.95")
         _check(self.variant in VARIANTS, f"variant={self.variant!r}: use one of {VARIANTS}")
+        _check(not self.keep_stage_ends or self.variant == "full",
+               f"keep_stage_ends=True with variant={self.variant!r}: it applies to temporal "
+               "dropout, i.e. variant 'full'; drop it or use variant 'full'")
         _check(self.action_head in ACTION_HEADS,
                f"action_head={self.action_head!r}: use one of {ACTION_HEADS}")
         _check(self.n_bins >= 3 and self.n_bins % 2 == 1,
@@ -66,6 +73,18 @@ class PolicyConfig:
     @property
     def uses_temporal_dropout(self) -> bool:
         return self.variant == "full"  # baselines: no dropout, no ensemble (docs/design.md)
+
+    def same_weights_as(self, other: PolicyConfig) -> bool:
+        """True when a checkpoint of `other` loads into this config: they differ at most in
+        which demo frames are selected or how many ensemble members run (no weight depends on
+        these), so a fine-tune may switch them."""
+        return dataclasses.replace(other, keep_stage_ends=self.keep_stage_ends,
+                       ensemble_size=self.ensemble_size) == self
+
+    @property
+    def needs_stage_ends(self) -> bool:
+        """Frame selection reads the demo's stage ends (batch['demo_stage_end'])."""
+        return self.variant == "snapshot" or self.keep_stage_ends
 
     @property
     def memory_dim(self) -> int:

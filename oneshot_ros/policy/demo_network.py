@@ -1,7 +1,8 @@
 """Demonstration network (Duan et al. 2017, §4.1, Module 1): demo -> T~ x B x D embedding.
 
 1. Frame selection: temporal dropout keeps max(1, floor(T(1-p))) random steps in time order
-   ("full"), or the last frame ("final_state"), or the last frame of each stage ("snapshot").
+   ("full"; with keep_stage_ends also every stage's last frame and the demo's), or the last
+   frame ("final_state"), or the last frame of each stage ("snapshot").
 2. h = Conv1D_k1(block_state) (a Linear per block and step).
 3. For each dilation a: h' = ReLU(h); attn = NeighborhoodAttention(h');
    h' = ReLU(CausalConv_k2_dil_a([h', attn, block_state, robot_state])); h = h + h'.
@@ -69,14 +70,21 @@ def marked_steps(marks: torch.Tensor):
 def select_frames(config: PolicyConfig, demo_mask: torch.Tensor,
                   stage_end: torch.Tensor | None, generator: torch.Generator | None):
     """-> index (N, T~), keep (N, T~) according to config.variant."""
-    if config.variant == "full":
-        return temporal_dropout(demo_mask, config.temporal_dropout_p, generator)
     last = demo_mask.long().cumsum(dim=1).argmax(dim=1, keepdim=True)  # (N, 1) last real step
     if config.variant == "final_state":
         return last, torch.ones_like(last, dtype=torch.bool)
+    if config.variant == "full" and not config.keep_stage_ends:
+        return temporal_dropout(demo_mask, config.temporal_dropout_p, generator)
     if stage_end is None:
-        raise ValueError("variant 'snapshot' needs batch['demo_stage_end'] (stage-end marks)")
-    marks = (stage_end & demo_mask).scatter(1, last, True)  # the final frame always counts
+        raise ValueError(f"variant {config.variant!r} with keep_stage_ends={config.keep_stage_ends}"
+                         " needs the demo's stage ends (batch['demo_stage_end'] or "
+                         "Imitator.set_demo(obs, stage_ends))")
+    marks = (stage_end & demo_mask).scatter(1, last, True)  # (N, T) the final frame always counts
+    if config.variant == "full":  # keep_stage_ends: the random subset plus the stage ends
+        index, keep = temporal_dropout(demo_mask, config.temporal_dropout_p, generator)
+        # padded entries of index point at step T-1 with keep False; a real step T-1 is the
+        # last one, which `marks` holds anyway, hence the `|`
+        marks = torch.zeros_like(marks).scatter(1, index, keep) | marks
     return marked_steps(marks)
 
 

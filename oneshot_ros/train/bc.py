@@ -79,6 +79,9 @@ class TrainConfig:
     # fraction of conditioning demos re-timed as a person paces them (data.retime); validation
     # keeps the scripted timing so its curve stays comparable
     demo_retime: float = 0.0
+    # source steps per output step of a re-timed demo, re-drawn per segment (data.retime): the
+    # default stretches a demo 1.3-2x; human-style demos run 2.3-3.5x the scripted length
+    demo_retime_speed: tuple[float, float] = (0.4, 1.0)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self):
@@ -103,6 +106,11 @@ class TrainConfig:
             raise ValueError(f"val_fraction={self.val_fraction}: use a value in [0, 1)")
         if not 0.0 <= self.demo_retime <= 1.0:
             raise ValueError(f"demo_retime={self.demo_retime}: use a fraction in [0, 1]")
+        speed = tuple(float(v) for v in self.demo_retime_speed)
+        if len(speed) != 2 or not 0.0 < speed[0] <= speed[1] <= 1.0:
+            raise ValueError(f"demo_retime_speed={list(self.demo_retime_speed)}: use [low, high] "
+                             "with 0 < low <= high <= 1, e.g. [0.4, 1.0]")
+        object.__setattr__(self, "demo_retime_speed", speed)
 
 
 class TaskSampler:
@@ -144,10 +152,11 @@ def load_datasets(data: DataPaths, cfg: TrainConfig):
         train_idx = [i for i in train_idx if reader.meta(i)["task"] in keep]
         val_idx = [i for i in val_idx if reader.meta(i)["task"] in keep]
     _check_pairable(reader, train_idx)
-    stage_ends = cfg.policy.variant == "snapshot"
+    stage_ends = cfg.policy.needs_stage_ends
     train = PairedDemoDataset.from_reader(reader, train_idx, pairs_per_task=cfg.pairs_per_task,
                                           seed=cfg.seed, with_stage_ends=stage_ends,
-                                          retime_probability=cfg.demo_retime)
+                                          retime_probability=cfg.demo_retime,
+                                          retime_speed=cfg.demo_retime_speed)
     val = None
     if val_idx and _pairable(reader, val_idx):
         val = PairedDemoDataset.from_reader(reader, val_idx, pairs_per_task=cfg.pairs_per_task,
@@ -299,9 +308,10 @@ def _step_seed(seed: int, rank: int, iteration: int) -> int:
 
 
 def _init_from(model: OneShotPolicy, cfg: TrainConfig) -> None:
-    """Fine-tuning: the weights of `cfg.init_from`, whose policy config must equal ours."""
+    """Fine-tuning: the weights of `cfg.init_from`, whose policy config must match ours
+    (frame selection and ensemble size may differ: PolicyConfig.same_weights_as)."""
     saved, _ = checkpoint.load(cfg.init_from)
-    if saved.config != cfg.policy:
+    if not cfg.policy.same_weights_as(saved.config):
         raise InputError(f"init_from {cfg.init_from}: its policy config differs from this "
                          "run's; set the same `policy:` keys in the training config")
     model.load_state_dict(saved.state_dict())
