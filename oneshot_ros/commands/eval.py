@@ -80,6 +80,12 @@ def add_arguments(parser):
                         type=key_value, help="a WorldConfig override for this evaluation, "
                         "e.g. command_latency_periods=1 or block_pose_noise_m=0.005 (a real "
                         "arm's controller and perception); repeatable")
+    parser.add_argument("--latency-compensation", action="store_true",
+                        help="the policy and the demonstrator act on the scene their commands "
+                        "in flight will leave (FK of the last joint command) and displace the "
+                        "last command, not the measured joints: a real arm's command latency "
+                        "no longer slows them (with --ros: the imitator's "
+                        "latency_compensation parameter)")
     parser.add_argument("--demo-style", choices=("scripted", "human"), default="scripted",
                         help="conditioning demos: the scripted demonstrator's, or with a "
                         "teleoperator's timing (slower, held velocities, pauses, key-press "
@@ -113,7 +119,7 @@ def run(args) -> int:
     most_blocks = max(parse_task(task).n_blocks for task in tasks)
     config = dataclasses.replace(config, world_config=_world(factory, args.world, most_blocks))
     runner = EnvRunner(tasks, config)
-    settings = _settings(factory, config, args.ros and dict(args.imitator_param))
+    settings = _settings(factory, config, args.ros and _imitator_params(args))
     with locked_output_dir("--out", args.out):  # two evals into one --out interleave
         return _evaluate(args, runner, factory, settings)
 
@@ -171,8 +177,17 @@ def _episodes(runner, factory, args, done):
     from oneshot_ros.commands._ros_eval import ros_episodes
 
     work = Path(tempfile.mkdtemp(prefix="oneshot-ros-eval-"))  # node logs, the current demo
-    return ros_episodes(runner, args.model, args.time_scale, work, dict(args.imitator_param),
+    return ros_episodes(runner, args.model, args.time_scale, work, _imitator_params(args),
                         skip=done)
+
+
+def _imitator_params(args) -> dict:
+    """--imitator-param, with latency_compensation from --latency-compensation (one switch for
+    the demos made here and the node's policy)."""
+    params = dict(args.imitator_param)
+    if args.latency_compensation:
+        params["latency_compensation"] = True
+    return params
 
 
 def _world(factory, overrides: list[tuple[str, object]], most_blocks: int) -> dict:
@@ -189,6 +204,9 @@ def _world(factory, overrides: list[tuple[str, object]], most_blocks: int) -> di
 
 
 def _check_ros_flags(args) -> None:
+    if args.imitator_param and "latency_compensation" in dict(args.imitator_param):
+        raise InputError("--imitator-param latency_compensation=...: use --latency-compensation "
+                         "(it also compensates the demonstrations made for the episodes)")
     if not args.ros:
         if args.imitator_param:
             raise InputError("--imitator-param needs --ros (it sets the imitator node's "
@@ -257,6 +275,7 @@ def _config(args):
     return EvalConfig(episodes_per_task=args.episodes, workers=args.workers,
                       ensemble=args.ensemble, decoding=args.decoding, demo_noise=noise,
                       demo_style=args.demo_style,
+                      latency_compensation=args.latency_compensation,
                       max_steps=args.max_steps,
                       demo_baseline=not args.no_demo_baseline, videos=args.videos,
                       attention=args.attention_figure, out_dir=str(args.out),
@@ -274,6 +293,8 @@ def _settings(factory, config, ros: dict | bool = False) -> dict:
                 "world_config": config.world_config or factory.world_config()}
     if config.demo_style != "scripted":  # (absent = scripted: earlier --out dirs resume)
         settings["demo_style"] = config.demo_style
+    if config.latency_compensation:  # (absent = off, likewise)
+        settings["latency_compensation"] = True
     if ros is False:
         return settings
     return {**settings, "execution": "ros", "imitator_params": ros}

@@ -22,21 +22,19 @@ did.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from oneshot_ros.data.episode import Episode
-from oneshot_ros.demos.episode_loop import SETTLE_STEPS, run_loop
+from oneshot_ros.demos.episode_loop import SETTLE_STEPS, controller_scene, run_loop
 from oneshot_ros.demos.human_style import HORIZON_FACTOR, HumanStyle
 from oneshot_ros.world import layout
+from oneshot_ros.world.grasp import GRASP_OFFSET_M, Scene, held_block
 from oneshot_ros.world.robot import ActionLayout
 from oneshot_ros.world.success import SUCCESS
 from oneshot_ros.world.tasks import Task, parse_task
 from oneshot_ros.world.world_config import WorldConfig
 
 DEFAULT_NOISE_STD_M = 0.002  # m per control step on dx, dy, dz (max step is 0.015)
-GRASP_OFFSET_M = 0.01  # gripper_link above the cube centre when grasping (fingertips clear table)
 CLEARANCE_M = 0.05  # carried block bottom / fingertips above the highest standing block
 MIN_CLEARANCE_M = 0.015  # ... above the blocks near the path, when CLEARANCE_M is out of reach
 CORRIDOR_M = 0.12  # a block this close (xy) to a sideways move is near its path
@@ -44,13 +42,6 @@ REACH_MARGIN_M = 0.01  # stay this far below the reachable height (layout.clamp_
 ALIGN_TOL_M = 0.006  # xy alignment before descending
 XY_CORRECTION_M = 0.006  # largest xy correction per step while descending
 RELEASE_GAP_M = 0.006  # block bottom above its support top when the fingers open
-
-
-@dataclass
-class Scene:
-    gripper: np.ndarray  # (3,) gripper_link position, base_link
-    fingers: np.ndarray  # (2,) finger joint positions, m
-    blocks: np.ndarray  # (B, 3) block centres, base_link
 
 
 class ScriptedStacker:
@@ -77,7 +68,7 @@ class ScriptedStacker:
         return self.layout.validate(executed), expert
 
     def expert_action(self, scene: Scene) -> np.ndarray:
-        held = self._held_block(scene)
+        held = held_block(scene, self.config)
         stage = self._current_stage(scene, held)
         if stage is None:
             self.phase = "retreat"
@@ -96,15 +87,6 @@ class ScriptedStacker:
         xy = np.linalg.norm(p[upper, :2] - p[lower, :2]) < cfg.place_tolerance_xy_m
         return bool(xy and abs(p[upper, 2] - p[lower, 2] - cfg.block_size_m)
                     < cfg.place_tolerance_z_m)
-
-    def _held_block(self, scene: Scene) -> int | None:
-        """A block between closed-on-it fingers, close to the grasp point."""
-        half = self.config.block_size_m / 2
-        if not (0.6 * half < scene.fingers.mean() < 1.2 * half):
-            return None
-        offsets = scene.blocks - (scene.gripper - [0, 0, GRASP_OFFSET_M])
-        near = (np.linalg.norm(offsets[:, :2], axis=1) < 0.025) & (np.abs(offsets[:, 2]) < 0.03)
-        return int(np.flatnonzero(near)[0]) if near.any() else None
 
     def _current_stage(self, scene: Scene, held: int | None) -> tuple[int, int] | None:
         for block, support in self.task.placements:
@@ -226,14 +208,15 @@ DEMO_STYLES = ("scripted", "human")
 
 def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_STD_M,
                 max_steps: int | None = None, settle_steps: int = SETTLE_STEPS,
-                on_step=None, style: str = "scripted") -> Episode:
+                on_step=None, style: str = "scripted", compensate: bool = False) -> Episode:
     """Reset `env` to (task, seed) and let the demonstrator act until success or the horizon.
 
     The episode loop (episode_loop.run_loop) ends `settle_steps` after the goal first holds;
     stage_ends[k] is the step at which the k-th stage (build order) first held. style "human":
     the executed actions get a teleoperator's timing (human_style.HumanStyle: slower, held
     velocities, pauses, key-press grips) and the horizon is HORIZON_FACTOR times longer; the
-    labels stay the noise-free expert's.
+    labels stay the noise-free expert's. compensate: latency compensation (episode_loop):
+    the demonstrator acts on the scene its commands in flight will leave.
     """
     task = task if isinstance(task, Task) else parse_task(task)
     if style not in DEMO_STYLES:
@@ -245,13 +228,13 @@ def run_episode(env, task: str | Task, seed: int, noise: float = DEFAULT_NOISE_S
     horizon = max_steps or env.horizon * (HORIZON_FACTOR if human else 1)
 
     def choose(obs, n_placed):
-        executed, label = expert.act(env.gripper_position(), env.gripper_state(),
-                                     env.block_positions())
+        scene = controller_scene(env, compensate)  # true blocks: the demonstrator sees them
+        executed, label = expert.act(scene.gripper, scene.fingers, scene.blocks)
         if human is not None:
             executed = human(executed)
         return executed.astype(np.float32), label  # what the dataset stores: replay is exact
 
-    visited = run_loop(env, obs, horizon, choose, settle_steps, on_step)
+    visited = run_loop(env, obs, horizon, choose, settle_steps, on_step, compensate=compensate)
     outcome = env.outcome()
     return Episode(task.string, seed, noise, np.array(visited.obs), np.array(visited.executed),
                    np.array(visited.labels), outcome == SUCCESS, outcome, visited.stage_ends)

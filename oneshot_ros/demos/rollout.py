@@ -12,6 +12,8 @@ placed, the fraction of steps on which they agreed (see ExpertAgreement).
 
 Every function resets `env` itself (StackingEnv rebuilds its world on reset, so an episode is a
 function of (world config, task, seed) alone, whatever ran before in the process).
+`compensate` (each function): latency compensation for every controller of the episode (the
+policy, the demonstrator, the agreement's expert; episode_loop.run_loop).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from oneshot_ros.data.episode import Episode
-from oneshot_ros.demos.demonstrator import Scene, ScriptedStacker, run_episode
-from oneshot_ros.demos.episode_loop import EpisodeTrace, run_loop
+from oneshot_ros.demos.demonstrator import ScriptedStacker, run_episode
+from oneshot_ros.demos.episode_loop import EpisodeTrace, controller_scene, run_loop
 
 StepHook = Callable[[object, dict], None]  # (env, attention dict) after every policy step
 
@@ -36,11 +38,12 @@ class ExpertAgreement:
 
     Agreement on a step: the same gripper command, and moves within 45 degrees of each other
     (or both shorter than 2 mm). The expert is the noise-free ScriptedStacker, asked in the
-    state the policy is in, so a low number at stage k says the policy lost its way there.
+    state the policy is in, so a low number at stage k says the policy lost its way there
+    (compensating latency: in the state the policy's commands in flight will leave).
     """
 
-    def __init__(self, env):
-        self.env = env
+    def __init__(self, env, compensate: bool = False):
+        self.env, self.compensate = env, compensate
         self.expert = ScriptedStacker(env.task, env.config, noise_std=0.0)
         self.agreed: dict[int, int] = {}
         self.steps: dict[int, int] = {}
@@ -48,9 +51,7 @@ class ExpertAgreement:
     def observe(self, action: np.ndarray, n_placed: int) -> np.ndarray:
         """`action` (4,) the policy is about to execute in the env's current state -> the
         expert's noise-free action (4,) in that state (DAgger's label)."""
-        env = self.env
-        expert = self.expert.expert_action(Scene(env.gripper_position(), env.gripper_state(),
-                                                 env.block_positions()))  # (4,)
+        expert = self.expert.expert_action(controller_scene(self.env, self.compensate))  # (4,)
         self.steps[n_placed] = self.steps.get(n_placed, 0) + 1
         self.agreed[n_placed] = self.agreed.get(n_placed, 0) + agrees(action, expert)
         return expert
@@ -75,12 +76,12 @@ class NoDemonstration(RuntimeError):
 
 
 def conditioning_demo(env, task: str, seeds: Iterable[int], noise: float,
-                      style: str = "scripted") -> Episode:
+                      style: str = "scripted", compensate: bool = False) -> Episode:
     """The first successful demonstration among `seeds` (tried in order); style "human": with
     a teleoperator's timing (demonstrator.run_episode)."""
     outcomes = []
     for seed in seeds:
-        demo = run_episode(env, task, seed, noise, style=style)
+        demo = run_episode(env, task, seed, noise, style=style, compensate=compensate)
         if demo.success:
             return demo
         outcomes.append(f"{seed}: {demo.outcome}")
@@ -92,7 +93,8 @@ Mixer = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (policy, expert) -> ex
 
 def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
                    max_steps: int | None = None, on_step: StepHook | None = None,
-                   mix: Mixer | None = None, trace: EpisodeTrace | None = None) -> dict:
+                   mix: Mixer | None = None, trace: EpisodeTrace | None = None,
+                   compensate: bool = False) -> dict:
     """Greedy rollout of `imitator` conditioned on `demo`, until success (+ settling) or horizon.
 
     The ensemble's temporal-dropout draws are seeded by the episode seed, so the episode does not
@@ -103,7 +105,7 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
     imitator.generator.manual_seed(seed)
     imitator.set_demo(demo.obs, demo.stage_ends)
     horizon = max_steps or env.horizon
-    agreement = ExpertAgreement(env)
+    agreement = ExpertAgreement(env, compensate)
     attention = [None]  # the latest step's attention dict, for on_step
 
     def choose(obs, n_placed):
@@ -113,14 +115,15 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
 
     hook = None if on_step is None else (lambda env: on_step(env, attention[0]))
     visited = run_loop(env, obs, horizon, choose, on_step=hook, stop_on_manipulation=True,
-                       trace=trace)
+                       trace=trace, compensate=compensate)
     return {**_result(env, len(visited), horizon), "expert_agreement": agreement.fractions(),
             "stage_ends": list(visited.stage_ends)}  # step at which each stage first held
 
 
-def demonstrator_episode(env, task: str, seed: int, noise: float) -> dict:
+def demonstrator_episode(env, task: str, seed: int, noise: float,
+                         compensate: bool = False) -> dict:
     """The scripted demonstrator on the same start layout: the paper's "Demo" bar."""
-    episode = run_episode(env, task, seed, noise)
+    episode = run_episode(env, task, seed, noise, compensate=compensate)
     return _result(env, episode.length, env.horizon)
 
 

@@ -74,6 +74,9 @@ class EvalConfig:
     attention: int = 0  # record Fig. 4 attention for episode 0 of the first `attention` tasks
     out_dir: str | None = None  # where videos are written
     world_config: dict = field(default_factory=dict)  # WorldConfig overrides (checkpoint's)
+    # every controller (policy, demonstrator) acts on the scene its commands in flight will
+    # leave and displaces the last command (world/command_prediction.py); off: as trained
+    latency_compensation: bool = False
     progress: bool = True
 
     def __post_init__(self):
@@ -205,12 +208,13 @@ class _Worker:
         if demo is None:
             return EpisodeResult(record)
         trace = self._trace(unit, demo)
-        frames = (_Frames(demo, cfg.world_config)
+        frames = (_Frames(demo, cfg.world_config, cfg.latency_compensation)
                   if unit.index == 0 and unit.task_position < cfg.videos else None)
         hook = _hooks(trace, frames)
         try:
             record.update(rollout.policy_episode(self.env, self.imitator, unit.task, unit.seed,
-                                                 demo, cfg.max_steps, hook))
+                                                 demo, cfg.max_steps, hook,
+                                                 compensate=cfg.latency_compensation))
         except NonFiniteActionError as err:  # say which episode (it may come from a worker)
             raise NonFiniteActionError(f"task {unit.task!r} episode {unit.index}: {err}") \
                 from None
@@ -233,7 +237,8 @@ def unit_start(env, unit: EvalUnit, cfg: EvalConfig) -> tuple[dict, object]:
               "split": split_of(unit.task), "index": unit.index, "seed": unit.seed}
     try:
         demo = rollout.conditioning_demo(env, unit.task, unit.demo_seeds(cfg.demo_attempts),
-                                         cfg.demo_noise, cfg.demo_style)
+                                         cfg.demo_noise, cfg.demo_style,
+                                         cfg.latency_compensation)
     except rollout.NoDemonstration:
         record.update(demo_seed=None, success=None, outcome=NO_DEMO, steps=0, n_placed=0)
         return record, None
@@ -246,7 +251,8 @@ def demo_baseline(env, unit: EvalUnit, cfg: EvalConfig) -> dict:
     """The scripted demonstrator on the episode's layout (the "Demo" bar), if configured."""
     if not cfg.demo_baseline:
         return {}
-    baseline = rollout.demonstrator_episode(env, unit.task, unit.seed, cfg.demo_noise)
+    baseline = rollout.demonstrator_episode(env, unit.task, unit.seed, cfg.demo_noise,
+                                            cfg.latency_compensation)
     return {f"demo_{k}": baseline[k] for k in ("success", "outcome", "steps")}
 
 
@@ -254,9 +260,9 @@ class _Frames:
     """The conditioning demonstration (re-simulated), a dimmed pause, then the policy's episode;
     every 2nd control step."""
 
-    def __init__(self, demo, world_config: dict):
+    def __init__(self, demo, world_config: dict, compensate: bool = False):
         self.frames, self.n = [], 0
-        replay(demo, world_config, every=2, on_frame=self.frames.append)
+        replay(demo, world_config, every=2, on_frame=self.frames.append, compensate=compensate)
         self.frames += [(self.frames[-1] * 0.35).astype(np.uint8)] * int(VIDEO_FPS)
 
     def __call__(self, env, attention) -> None:

@@ -87,11 +87,19 @@ class StackingEnv:
     def horizon(self) -> int:
         return self.config.horizon(self._require_task().n_stages)
 
-    def step(self, action) -> tuple[np.ndarray, dict]:
-        """Apply one control step; returns (obs, info). Bad actions raise ValueError."""
+    def step(self, action, from_command: bool = False) -> tuple[np.ndarray, dict]:
+        """Apply one control step; returns (obs, info). Bad actions raise ValueError.
+
+        from_command: displace the gripper from the last commanded joint targets instead of the
+        measured joints (latency compensation, world/command_prediction.py: a command still in
+        flight is not issued again)."""
         self._require_task()
-        command = control.action_to_command(self.kin, self._arm_q(), self._torso(), action,
-                                            self.config, gripper=self.gripper_position(),
+        if from_command:
+            origin, gripper = self._arm_target, self.commanded_gripper_position()
+        else:
+            origin, gripper = self._arm_q(), self.gripper_position()
+        command = control.action_to_command(self.kin, origin, self._torso(), action,
+                                            self.config, gripper=gripper,
                                             blocks=self._block_poses()[0])
         info = {"ik_failed": command.arm_q is None}
         if command.arm_q is not None:  # IK failed: hold the previous joint target
@@ -150,6 +158,11 @@ class StackingEnv:
 
     def gripper_position(self) -> np.ndarray:
         return self._read("gripper", lambda: self.kin.fk(self._arm_q(), self._torso())[0]).copy()
+
+    def commanded_gripper_position(self) -> np.ndarray:
+        """(3,) FK of the arm's joint command in force: where the gripper goes once the
+        commands in flight have landed (the measured position when they have)."""
+        return self.kin.fk(self._arm_target, self._torso())[0]  # not cached: command_joints
 
     def gripper_state(self) -> np.ndarray:
         return self._read("fingers", self.scene.arm.finger_positions).copy()

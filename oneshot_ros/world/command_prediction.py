@@ -1,0 +1,62 @@
+"""Latency compensation: act on the scene the arm's commands in flight will leave.
+
+    scene = predict_scene(measured, commanded_gripper, config)  # Scene (world/grasp.py)
+    obs = observation(scene)                                     # (3B+2,), ObsLayout
+
+A real arm's commands land 5-50 ms late (DDS, the controller's queue). An action is a gripper
+displacement; added to the MEASURED gripper, a command computed while the previous one is still
+in flight re-issues part of it, so the arm moves at ~1/(L+1) of its speed (L periods of
+latency). A controller that knows its last joint command predicts instead (a Smith predictor
+whose model is "the arm gets to its target"): the gripper at FK of that command; the free
+blocks stay where they are (relative to the gripper they shift by -(commanded - measured));
+the block in the fingers moves with the gripper. The next action is then applied from the
+commanded gripper too (StackingEnv.step(from_command=True), the imitator's
+latency_compensation), so no command in flight is issued twice.
+
+Why this is stable: the loop now closes on the prediction, c[t] = c[t-1] + k (goal - c[t-1]),
+with no delay in it (the arm follows c, L periods later, outside the loop); adding a
+displacement computed from the measured state to the last command instead,
+c[t] = c[t-1] + k (goal - x[t]) with x[t] = c[t-1-L], oscillates under delay
+(test/test_command_prediction.py checks both). The blocks' feedback still corrects the
+commanded pose: goals are block positions, measured every step.
+
+Without latency the command has landed by the next step (commanded ~= measured, up to the
+servo's error), so the behaviour hardly changes. Plain numpy, no rclpy, no PyBullet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oneshot_ros.world.grasp import Scene, held_block
+from oneshot_ros.world.robot import ObsLayout
+from oneshot_ros.world.world_config import WorldConfig
+
+
+def predict_scene(measured: Scene, commanded_gripper, config: WorldConfig) -> Scene:
+    """The measured scene as it will be once the last command has landed.
+
+    commanded_gripper (3,): FK of the last commanded joint targets (base_link). The held block
+    is judged in the measured scene (where the fingers really are); the fingers stay measured
+    (a gripper command in flight is not predicted: closing depends on what is between them).
+    """
+    commanded = _finite_vector(commanded_gripper, "commanded_gripper", 3)
+    blocks = np.array(measured.blocks, dtype=np.float64).reshape(-1, 3)  # (B, 3), a copy
+    held = held_block(measured, config)
+    if held is not None:  # it rides in the hand to wherever the hand is going
+        blocks[held] += commanded - np.asarray(measured.gripper, dtype=np.float64)
+    return Scene(commanded, np.asarray(measured.fingers, dtype=np.float64), blocks)
+
+
+def observation(scene: Scene) -> np.ndarray:
+    """(3B+2,) float32 observation of a scene, exactly as control.observe builds it."""
+    blocks = np.asarray(scene.blocks, dtype=np.float64).reshape(-1, 3)
+    return ObsLayout(len(blocks)).build(blocks - scene.gripper, scene.fingers)
+
+
+def _finite_vector(value, name: str, size: int) -> np.ndarray:
+    vector = np.asarray(value, dtype=np.float64)
+    if vector.shape != (size,) or not np.all(np.isfinite(vector)):
+        raise ValueError(f"{name} must be {size} finite numbers (m, base_link), got {value!r}; "
+                         "pass FK of the last commanded joint targets")
+    return vector
