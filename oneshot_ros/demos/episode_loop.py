@@ -103,5 +103,6 @@ def controller_scene(env, compensate: bool, perceived: bool = False) -> Scene:
     measured = Scene(env.gripper_position(), env.gripper_state(), blocks)
     if not compensate:
         return measured
-    return command_prediction.predict_scene(measured, env.commanded_gripper_position(),
+    _, gap_m = env.joint_targets()
+    return command_prediction.predict_scene(measured, env.commanded_gripper_position(), gap_m,
                                             env.config)

@@ -1,6 +1,6 @@
 """Latency compensation: act on the scene the arm's commands in flight will leave.
 
-    scene = predict_scene(measured, commanded_gripper, config)  # Scene (world/grasp.py)
+    scene = predict_scene(measured, commanded_gripper, commanded_gap_m, config)  # grasp.Scene
     obs = observation(scene)                                     # (3B+2,), ObsLayout
 
 A real arm's commands land 5-50 ms late (DDS, the controller's queue). An action is a gripper
@@ -9,9 +9,16 @@ in flight re-issues part of it, so the arm moves at ~1/(L+1) of its speed (L per
 latency). A controller that knows its last joint command predicts instead (a Smith predictor
 whose model is "the arm gets to its target"): the gripper at FK of that command; the free
 blocks stay where they are (relative to the gripper they shift by -(commanded - measured));
-the block in the fingers moves with the gripper. The next action is then applied from the
-commanded gripper too (StackingEnv.step(from_command=True), the imitator's
-latency_compensation), so no command in flight is issued twice.
+the block in the fingers moves with the gripper, unless the gripper command in force is "open"
+(it is being let go: it stays). The next action is then applied from the commanded gripper too
+(StackingEnv.step(from_command=True), the imitator's latency_compensation), so no command in
+flight is issued twice. The fingers stay measured: a grasp holds once they have closed on the
+block, which a prediction cannot promise (the demonstrator lifts only then).
+
+The gripper command matters: with an "open" in flight the fingers still read closed; carried
+along with a rising gripper, the released block would look lifted off its support, the
+demonstrator would close on it again, and open and close would alternate for ever (seen at 50
+ms latency before this rule).
 
 Why this is stable: the loop now closes on the prediction, c[t] = c[t-1] + k (goal - c[t-1]),
 with no delay in it (the arm follows c, L periods later, outside the loop); adding a
@@ -28,21 +35,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from oneshot_ros.world import control
 from oneshot_ros.world.grasp import Scene, held_block
 from oneshot_ros.world.robot import ObsLayout
 from oneshot_ros.world.world_config import WorldConfig
 
 
-def predict_scene(measured: Scene, commanded_gripper, config: WorldConfig) -> Scene:
+def predict_scene(measured: Scene, commanded_gripper, commanded_gap_m: float,
+                  config: WorldConfig) -> Scene:
     """The measured scene as it will be once the last command has landed.
 
-    commanded_gripper (3,): FK of the last commanded joint targets (base_link). The held block
-    is judged in the measured scene (where the fingers really are); the fingers stay measured
-    (a gripper command in flight is not predicted: closing depends on what is between them).
+    commanded_gripper (3,): FK of the last commanded joint targets (base_link);
+    commanded_gap_m: the last commanded finger gap (m; "open" above half the open gap, as
+    control.gap_to_grip). The held block is judged in the measured scene (where the fingers
+    really are); the fingers stay measured.
     """
     commanded = _finite_vector(commanded_gripper, "commanded_gripper", 3)
     blocks = np.array(measured.blocks, dtype=np.float64).reshape(-1, 3)  # (B, 3), a copy
-    held = held_block(measured, config)
+    held = held_block(measured, config) if _closing(commanded_gap_m, config) else None
     if held is not None:  # it rides in the hand to wherever the hand is going
         blocks[held] += commanded - np.asarray(measured.gripper, dtype=np.float64)
     return Scene(commanded, np.asarray(measured.fingers, dtype=np.float64), blocks)
@@ -52,6 +62,13 @@ def observation(scene: Scene) -> np.ndarray:
     """(3B+2,) float32 observation of a scene, exactly as control.observe builds it."""
     blocks = np.asarray(scene.blocks, dtype=np.float64).reshape(-1, 3)
     return ObsLayout(len(blocks)).build(blocks - scene.gripper, scene.fingers)
+
+
+def _closing(gap_m: float, config: WorldConfig) -> bool:
+    if not np.isfinite(gap_m):
+        raise ValueError(f"commanded_gap_m={gap_m}: pass the last commanded finger gap in m "
+                         f"(0 closed .. {config.open_gap_m} open)")
+    return control.gap_to_grip(gap_m, config) == config.action_layout.CLOSE
 
 
 def _finite_vector(value, name: str, size: int) -> np.ndarray:
