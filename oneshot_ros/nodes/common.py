@@ -5,6 +5,7 @@
     state = RobotStateInput(node, stale_timeout_s, on_joint_state=callback)
     commands = declare_command_output(node, control_period_s)  # CommandOutput from parameters
     commands.send(command, q_measured, state.stamp)
+    scene, q_from = state.control_scene(config, commands)  # latency compensation
     teleop = TeleopInput(node, "/cmd_vel", stamped, control_period_s, max_step_m, stale_s)
 
 Each class turns messages into checked numpy with `conversions` and logs a rejected message
@@ -38,7 +39,8 @@ from oneshot_ros.config import ConfigError, load_yaml
 from oneshot_ros.nodes import conversions as conv
 from oneshot_ros.nodes import params
 from oneshot_ros.nodes.params import declare
-from oneshot_ros.world import control
+from oneshot_ros.world import command_prediction, control
+from oneshot_ros.world.grasp import Scene
 from oneshot_ros.world.kinematics import FetchKinematics
 from oneshot_ros.world.robot import TORSO_JOINT
 from oneshot_ros.world.tasks import parse_task
@@ -281,6 +283,22 @@ class RobotStateInput:
         """(3B+2,) exactly as StackingEnv.observation builds it."""
         return control.observe(self.kin, self.q_arm, self.torso, self.fingers, self.blocks)
 
+    def control_scene(self, config: WorldConfig,
+                      commands: CommandOutput | None = None) -> tuple[Scene, np.ndarray]:
+        """(the scene a controller acts on, the arm joints (7,) its action displaces).
+
+        commands None, or nothing published yet: the measured scene and joints. Else (latency
+        compensation) the scene once the commands last published have landed
+        (world/command_prediction.py) and the arm target, as
+        StackingEnv.step(from_command=True)."""
+        measured = Scene(self.gripper_position(), self.fingers, self.blocks)
+        if commands is None or commands.last_arm_q is None:
+            return measured, self.q_arm
+        commanded = self.kin.fk(commands.last_arm_q, self.torso)[0]  # (3,)
+        scene = command_prediction.predict_scene(measured, commanded, commands.last_gap_m,
+                                                 config)
+        return scene, commands.last_arm_q
+
 
 class GapInput:
     """The latest gripper command ([gap_m] on /gripper_controller/commands), checked."""
@@ -344,17 +362,25 @@ class CommandOutput:
         self.arm = node.create_publisher(JointTrajectory, conv.ARM_COMMAND_TOPIC, QOS_DEPTH)
         self.gripper = node.create_publisher(Float64MultiArray, conv.GRIPPER_COMMAND_TOPIC,
                                              QOS_DEPTH)
+        self.last_arm_q: np.ndarray | None = None  # (7,) the arm target last published
+        self.last_gap_m = 0.0  # m, the gripper command last published
+
+    def forget(self) -> None:
+        """Another controller may move the arm from now on (inactive): no last target."""
+        self.last_arm_q = None
 
     def send(self, command: control.JointCommand, q_measured: np.ndarray,
              state_stamp=None) -> None:
         """Gripper first, then the arm (the recorder pairs an arm command with the last gap).
         state_stamp: header.stamp of the joint state the command was computed from."""
         self.gripper.publish(conv.gripper_command(command.gap_m))
+        self.last_gap_m = command.gap_m
         if command.arm_q is None:  # IK failed: send nothing, the controller holds its target
             return
         q = conv.limit_step(command.arm_q, q_measured, self.period_s, self.max_velocity)
         stamp = state_stamp if self.stamp_commands else None
         self.arm.publish(conv.arm_trajectory(q, self.period_s, self.trajectory_periods, stamp))
+        self.last_arm_q = q  # after the clamps: what the controller will really reach
 
     def on_parameters(self, parameters) -> None:
         """The clamp and timing follow a runtime `ros2 param set` from the next command on."""
@@ -378,3 +404,12 @@ def declare_command_output(node, period_s: float) -> CommandOutput:
     output = CommandOutput(node, period_s, max_velocity, periods, stamped)
     node.add_post_set_parameters_callback(output.on_parameters)
     return output
+
+
+def declare_latency_compensation(node) -> bool:
+    """`latency_compensation` (read once): act on the scene the last published arm target will
+    leave and displace that target (world/command_prediction.py), not the measured joints."""
+    return declare(node, "latency_compensation", False, "true: act on the scene once the last "
+                   "arm command has landed (FK of it) and move on from that command, not the "
+                   "measured joints: command latency (DDS, the controller's queue) no longer "
+                   "slows the arm")

@@ -16,9 +16,11 @@ Its states (rclpy.lifecycle; /imitator/change_state, /imitator/get_state, `ros2 
 - active: once per control period (paced by the /joint_states stamps) it builds the observation
   like StackingEnv, runs Imitator.act and turns the end-effector displacement into joint targets
   with the shared IK path (world.control), clamped to the joint limits and
-  max_joint_velocity_rad_s. NaN/inf policy outputs: no command (the controllers hold), one
-  throttled warning. Stale inputs: no command, logged once. ~/attention_markers shows each
-  block's attention weight (alpha) for RViz.
+  max_joint_velocity_rad_s. `latency_compensation:=true`: the policy sees the scene once its
+  last arm command has landed and the action displaces that command, not the measured joints
+  (world/command_prediction.py; forgotten on activate). NaN/inf policy outputs: no command
+  (the controllers hold), one throttled warning. Stale inputs: no command, logged once.
+  ~/attention_markers shows each block's attention weight (alpha) for RViz.
 - deactivate: back to inactive (holding); cleanup: unloads, back to unconfigured; shutdown
   (also on the way out after SIGINT/SIGTERM): unloads, finalized.
 The load settings (model, demo_file, demo_index, seed, ensemble, torch_threads) are read at
@@ -43,6 +45,7 @@ from oneshot_ros.nodes.common import (
     RobotStateInput,
     declare_command_output,
     declare_control_period,
+    declare_latency_compensation,
     declare_seed,
     declare_stale_timeout,
     declare_world_config,
@@ -51,7 +54,7 @@ from oneshot_ros.nodes.common import (
 )
 from oneshot_ros.nodes.params import INT_MAX, declare
 from oneshot_ros.policy.imitator import NonFiniteActionError
-from oneshot_ros.world import control
+from oneshot_ros.world import command_prediction, control
 
 LOAD_PARAMS = ("model", "demo_file", "demo_index", "seed", "ensemble", "torch_threads")
 RETRY_PERIOD_S = 0.5  # the watchdog's period: a busy demo file is configured again this often
@@ -89,6 +92,7 @@ class ImitatorNode(LifecycleNode):
         self.marker_every = declare(self, "marker_every_steps", 5, "attention markers period",
                                     low=1, high=100000)
         latency = declare(self, "publish_latency", False, "publish ~/latency_s (benchmarks)")
+        self.compensate = declare_latency_compensation(self)
         self.n_steps = 0
         self.gate = control.RateGate(period_s)
         self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
@@ -124,6 +128,7 @@ class ImitatorNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self.active = True
+        self.commands.forget()  # the arm may have been moved while inactive
         self.get_logger().info("active")
         return super().on_activate(state)
 
@@ -220,13 +225,16 @@ class ImitatorNode(LifecycleNode):
             self.get_logger().warning(f"/block_poses has {len(state.blocks)} blocks, the demo "
                                       f"{self.policy.n_blocks}: holding", throttle_duration_sec=2)
             return
+        scene, q_from = state.control_scene(self.config,
+                                            self.commands if self.compensate else None)
         try:
-            action, attention = self.policy.act(state.observation())
+            action, attention = self.policy.act(command_prediction.observation(scene))
         except NonFiniteActionError as err:
             self.get_logger().warning(f"{err}: holding", throttle_duration_sec=2)
             return
-        command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
-                                            self.config, blocks=state.blocks)
+        command = control.action_to_command(state.kin, q_from, state.torso, action,
+                                            self.config, gripper=scene.gripper,
+                                            blocks=state.blocks)
         self.commands.send(command, state.q_arm, state.stamp)
         if self.latency is not None:
             self.latency.publish(Float64(data=time.perf_counter() - state.received_s))

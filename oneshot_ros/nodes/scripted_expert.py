@@ -6,6 +6,8 @@
 Once per control period (paced by the /joint_states stamps): gripper position by FK of the
 measured joints, ScriptedStacker.act on the current scene, then the shared action -> joint
 target path (oneshot_ros.world.control, as StackingEnv.step) -> gripper and arm commands.
+`latency_compensation:=true`: the scene once the last arm command has landed, and the action
+displaces that command (world/command_prediction.py).
 Stale inputs: publish nothing (the controllers hold), logged once.
 """
 
@@ -16,6 +18,7 @@ from oneshot_ros.nodes.common import (
     RobotStateInput,
     declare_command_output,
     declare_control_period,
+    declare_latency_compensation,
     declare_seed,
     declare_stale_timeout,
     declare_world_config,
@@ -37,6 +40,7 @@ class ScriptedExpert(Node):
                             low=0.0, high=0.05)
         period_s = declare_control_period(self, self.config)
         stale_s = declare_stale_timeout(self)
+        self.compensate = declare_latency_compensation(self)
         self.expert = ScriptedStacker(task, self.config, noise_std, seed)
         self.gate = control.RateGate(period_s)
         self.state = RobotStateInput(self, stale_s, on_joint_state=self.step)
@@ -53,9 +57,12 @@ class ScriptedExpert(Node):
                                       f"{self.expert.task.n_blocks}: holding",
                                       throttle_duration_sec=2)
             return
-        action, _ = self.expert.act(state.gripper_position(), state.fingers, state.blocks)
-        command = control.action_to_command(state.kin, state.q_arm, state.torso, action,
-                                            self.config, blocks=state.blocks)
+        scene, q_from = state.control_scene(self.config,
+                                            self.commands if self.compensate else None)
+        action, _ = self.expert.act(scene.gripper, scene.fingers, scene.blocks)
+        command = control.action_to_command(state.kin, q_from, state.torso, action,
+                                            self.config, gripper=scene.gripper,
+                                            blocks=state.blocks)
         self.commands.send(command, state.q_arm, state.stamp)
 
 
