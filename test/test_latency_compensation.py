@@ -68,7 +68,7 @@ def test_free_blocks_stay_and_the_held_block_rides_with_the_commanded_gripper(la
     assert np.array_equal(seen[6:], obs[6:])  # fingers: measured
 
 
-def test_an_open_command_in_flight_lets_the_held_block_go():
+def test_an_open_command_in_flight_lets_the_held_block_go_and_reads_open():
     config = WorldConfig()
     gripper = np.array([0.6, 0.0, 0.80])
     blocks = np.array([gripper - [0, 0, GRASP_OFFSET_M], [0.5, 0.2, 0.745]])  # a in the hand
@@ -77,7 +77,9 @@ def test_an_open_command_in_flight_lets_the_held_block_go():
     closed = predict_scene(measured, up, 0.0, config)
     opening = predict_scene(measured, up, config.open_gap_m, config)
     assert np.allclose(closed.blocks[0], blocks[0] + [0, 0, 0.02])
+    assert np.array_equal(closed.fingers, measured.fingers)  # where a close stops: measured
     assert np.allclose(opening.blocks, blocks)  # released: stays on its support
+    assert np.allclose(opening.fingers, config.open_gap_m / 2)  # and the fingers read open
     assert np.allclose(measured.blocks, blocks)  # the measured scene is not modified
 
 

@@ -12,13 +12,14 @@ blocks stay where they are (relative to the gripper they shift by -(commanded - 
 the block in the fingers moves with the gripper, unless the gripper command in force is "open"
 (it is being let go: it stays). The next action is then applied from the commanded gripper too
 (StackingEnv.step(from_command=True), the imitator's latency_compensation), so no command in
-flight is issued twice. The fingers stay measured: a grasp holds once they have closed on the
-block, which a prediction cannot promise (the demonstrator lifts only then).
+flight is issued twice. Fingers: an "open" in force reads open (nothing stops fingers opening);
+a "close" stays measured (where they stop depends on the block between them, and a grasp holds
+only once they have closed on it: the demonstrator and the policy lift only then).
 
-The gripper command matters: with an "open" in flight the fingers still read closed; carried
-along with a rising gripper, the released block would look lifted off its support, the
-demonstrator would close on it again, and open and close would alternate for ever (seen at 50
-ms latency before this rule).
+The gripper command matters: with an "open" in flight the fingers still read closed; a
+controller that sees that (and, worse, the released block carried along with a rising gripper)
+closes again, and open and close alternate every period for ever (the demonstrator and the
+policy both did, at 50 ms latency, before these two rules).
 
 Why this is stable: the loop now closes on the prediction, c[t] = c[t-1] + k (goal - c[t-1]),
 with no delay in it (the arm follows c, L periods later, outside the loop); adding a
@@ -48,14 +49,18 @@ def predict_scene(measured: Scene, commanded_gripper, commanded_gap_m: float,
     commanded_gripper (3,): FK of the last commanded joint targets (base_link);
     commanded_gap_m: the last commanded finger gap (m; "open" above half the open gap, as
     control.gap_to_grip). The held block is judged in the measured scene (where the fingers
-    really are); the fingers stay measured.
+    really are).
     """
     commanded = _finite_vector(commanded_gripper, "commanded_gripper", 3)
     blocks = np.array(measured.blocks, dtype=np.float64).reshape(-1, 3)  # (B, 3), a copy
-    held = held_block(measured, config) if _closing(commanded_gap_m, config) else None
+    fingers = np.asarray(measured.fingers, dtype=np.float64)  # (2,)
+    closing = _closing(commanded_gap_m, config)
+    held = held_block(measured, config) if closing else None
     if held is not None:  # it rides in the hand to wherever the hand is going
         blocks[held] += commanded - np.asarray(measured.gripper, dtype=np.float64)
-    return Scene(commanded, np.asarray(measured.fingers, dtype=np.float64), blocks)
+    if not closing:  # an open lands for sure: each finger at half the open gap
+        fingers = np.maximum(fingers, config.open_gap_m / 2)
+    return Scene(commanded, fingers, blocks)
 
 
 def observation(scene: Scene) -> np.ndarray:
