@@ -14,6 +14,8 @@ episode layout (the "Demo" bar) unless --no-demo-baseline. Writes into --out:
                      paper's BC column (Tables 3/4)
     fig3.png         that table as bars; videos/*.mp4 (--videos); fig4_attention-*.png
 --json prints summary.json's object (success_rate, by_stages, demo_success_rate, outcomes, ...).
+--latency-compensation: every controller acts on the scene once its commands in flight have
+landed and displaces its last command (world/command_prediction.py; a real arm's latency).
 
     oneshot-ros eval --ros --model models/bc --tasks config/tasks/test.txt --episodes 2 \
         --out runs/eval_test_ros [--time-scale 1.0]
