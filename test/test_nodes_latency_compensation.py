@@ -6,6 +6,10 @@ extreme of a late command: without compensation every command is one action from
 measured gripper; with it each one goes on from the last, until the velocity clamp (from the
 measured joints) stops it."""
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -75,3 +79,19 @@ def test_imitator_declares_latency_compensation_read_once_and_runs_with_it(
     assert robot.gripper and _reach_m(robot.arm, start) < 0.2
     ros_session.nodes.check_alive()
     assert "Traceback" not in ros_session.nodes.log("imitator")
+
+
+def test_eval_ros_passes_the_switch_to_the_imitator(tiny_model, tmp_path):
+    """--ros --latency-compensation: compensated demos here, the parameter on the node."""
+    out = tmp_path / "eval_ros"
+    result = subprocess.run(
+        [sys.executable, "-m", "oneshot_ros.cli", "eval", "--ros", "--latency-compensation",
+         "--model", str(tiny_model), "--task", "ab", "--episodes", "1", "--max-steps", "20",
+         "--no-demo-baseline", "--world", "command_latency_periods=1", "--time-scale", "0.5",
+         "--out", str(out), "--json"], capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["latency_compensation"] is True
+    assert settings["imitator_params"] == {"latency_compensation": True}
+    [record] = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert record["valid"] and 20 <= record["steps"] <= 23
