@@ -13,7 +13,8 @@ Padding conventions (every producer must follow them; the policy relies on them)
 - ACTION holds the continuous noise-free expert action (dx, dy, dz, grip) in ActionLayout order;
   binning for the categorical head happens in the loss (`policy.action_head`), not in the data.
 - ACTION_MASK (optional) marks real (obs, action) pairs when M is padded; absent = all real.
-- DEMO_STAGE_END (optional: the "snapshot" baseline, keep_stage_ends) marks the last step of each stage.
+- DEMO_STAGE_END (optional: the "snapshot" baseline, keep_stage_ends) marks the last step of
+  each stage.
 """
 
 from __future__ import annotations

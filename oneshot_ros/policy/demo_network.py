@@ -76,9 +76,9 @@ def select_frames(config: PolicyConfig, demo_mask: torch.Tensor,
     if config.variant == "full" and not config.keep_stage_ends:
         return temporal_dropout(demo_mask, config.temporal_dropout_p, generator)
     if stage_end is None:
-        raise ValueError(f"variant {config.variant!r} with keep_stage_ends={config.keep_stage_ends}"
-                         " needs the demo's stage ends (batch['demo_stage_end'] or "
-                         "Imitator.set_demo(obs, stage_ends))")
+        raise ValueError(f"variant {config.variant!r} (keep_stage_ends="
+                         f"{config.keep_stage_ends}) needs the demo's stage ends "
+                         "(batch['demo_stage_end'] or Imitator.set_demo(obs, stage_ends))")
     marks = (stage_end & demo_mask).scatter(1, last, True)  # (N, T) the final frame always counts
     if config.variant == "full":  # keep_stage_ends: the random subset plus the stage ends
         index, keep = temporal_dropout(demo_mask, config.temporal_dropout_p, generator)
