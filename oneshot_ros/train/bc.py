@@ -80,7 +80,7 @@ class TrainConfig:
     # keeps the scripted timing so its curve stays comparable
     demo_retime: float = 0.0
     # source steps per output step of a re-timed demo, re-drawn per segment (data.retime): the
-    # default stretches a demo 1.3-2x; human-style demos run 2.3-3.5x the scripted length
+    # default stretches a demo 1.5-2.2x; human-style demos run 2.3-3.5x the scripted length
     demo_retime_speed: tuple[float, float] = (0.4, 1.0)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
