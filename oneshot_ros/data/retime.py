@@ -1,6 +1,6 @@
 """Re-time a conditioning demonstration as a person would have paced it (training augmentation).
 
-    obs, ends = retime(demo_obs, rng, stage_ends)   # (T, D) -> (T', D), T' ~ 1.5-2.2 T (default speeds)
+    obs, ends = retime(demo_obs, rng, stage_ends)   # (T, D) -> (T', D), T' ~ 1.5-2.2 T
 
 A person teleoperating the arm builds the same towers as the scripted demonstrator on another
 clock (`demos.human_style`): slower, at a speed re-chosen every few seconds, with pauses
