@@ -100,7 +100,7 @@ def _approach(env, scheme: str, steps: int = 30) -> np.ndarray:
     """x error (m) of the measured gripper after each step of a gain-1 move to 10 cm ahead.
 
     measured: displace the measured gripper; predicted: act on and displace the command;
-    naive: the measured error added to the last command (the loop sketched in issue 19)."""
+    naive: the measured error added to the last command (integral action under delay)."""
     env.reset("ab", 0)
     goal = env.gripper_position() + [0.10, 0.0, 0.0]
     errors = []

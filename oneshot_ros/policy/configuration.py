@@ -28,7 +28,7 @@ class PolicyConfig:
     temporal_dropout_p: float = 0.95
     variant: str = "full"  # "full" demo, "final_state" (last frame), "snapshot" (stage ends)
     # "full" only: temporal dropout also keeps the last frame of each stage and of the demo, so
-    # every drawn subset shows where each stage ends (issue 20's lever: the snapshot baseline,
+    # every drawn subset shows where each stage ends (a long-task lever: the snapshot baseline,
     # which sees only those frames, loses less time finding the next stage at 6-8 stages)
     keep_stage_ends: bool = False
     mlp_hidden: tuple[int, ...] = (256, 256)  # manipulation network (Module 3)
