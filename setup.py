@@ -1,14 +1,19 @@
 """oneshot_ros: an ament_python package that also installs with plain `pip install -e .`."""
 
 import os
+import re
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = "oneshot_ros"
 # Installed with the package: the default model only (weights, config, README); the others,
-# their optimizer states, evaluations and videos stay in the repository for reproduction.
-DEFAULT_MODEL = "models/bc_all_stages"
+# their optimizer states, evaluations and videos stay in the repository for reproduction. Read
+# as text from its one definition: importing the package would need torch at build time.
+SHIPPED = Path(__file__).resolve().parent / PACKAGE / "policy" / "shipped.py"
+DEFAULT_MODEL = re.search(r'^DEFAULT_MODEL = "([^"]+)"$', SHIPPED.read_text(),
+                          re.MULTILINE).group(1)
 MODEL_FILES = ("config.json", "model.safetensors", "README.md")
 NODES = ["sim_driver", "scripted_expert", "demo_recorder", "imitator", "gripper_action_bridge",
          "trajectory_action_bridge"]

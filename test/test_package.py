@@ -6,6 +6,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from oneshot_ros.policy.shipped import DEFAULT_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "oneshot_ros"
 REQUIRED_EXEC_DEPENDS = {
@@ -66,9 +68,34 @@ def test_setup_installs_marker_manifest_launch_config_models_urdf():
             assert path.relative_to(REPO).as_posix() in every_installed, path
     # the default model the launch files load, and nothing else of models/ (a lean install)
     models = {f for f in every_installed if f.startswith("models/")}
-    assert models == {f"models/bc_all_stages/{name}"
+    assert models == {f"{DEFAULT_MODEL}/{name}"
                       for name in ("config.json", "model.safetensors", "README.md")}
-    assert files[f"{share}/models/bc_all_stages"] == models
+    assert files[f"{share}/{DEFAULT_MODEL}"] == models
+
+
+def test_every_default_names_the_one_shipped_model():
+    """ros-demo, the imitator's YAML, the pip bring-up and the launch file default to the model
+    setup.py installs (policy/shipped.py), and that model loads."""
+    import argparse
+
+    import yaml
+
+    from oneshot_ros.commands import ros_demo
+    from oneshot_ros.nodes.bringup import BRINGUPS
+    from oneshot_ros.policy import checkpoint
+
+    assert (REPO / DEFAULT_MODEL / "model.safetensors").is_file()
+    checkpoint.load(REPO / DEFAULT_MODEL)
+    parser = argparse.ArgumentParser()
+    ros_demo.add_arguments(parser)
+    assert parser.parse_args([]).model == DEFAULT_MODEL
+    params = yaml.safe_load((REPO / "config" / "imitator.yaml").read_text())
+    assert params["/**/imitator"]["ros__parameters"]["model"] == DEFAULT_MODEL
+    arguments = {a.name: a.default for a in BRINGUPS["fetch_imitate"][0]}
+    assert arguments["model"] == DEFAULT_MODEL
+    launch = (REPO / "launch" / "sim_imitate.launch.py").read_text()
+    folder, name = DEFAULT_MODEL.split("/")
+    assert f'[FindPackageShare(PACKAGE), "{folder}", "{name}"]' in launch
 
 
 def test_setup_console_scripts_name_the_nodes_and_the_cli():

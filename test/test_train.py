@@ -171,3 +171,24 @@ def test_the_fine_tune_levers_differ_from_their_control_only_in_their_switch():
                                                                   keep_stage_ends=True)}}
     for name, switch in switches.items():
         assert cfg(name) == dataclasses.replace(control, **switch), name
+
+
+def test_dagger_from_the_default_differs_from_its_control_only_in_the_rollouts():
+    """models/dagger_snapshot's BC phase and models/snapshot_control: same start, budget, batch
+    and policy; DAgger adds only its relabelled rollouts to the data."""
+    import dataclasses
+
+    from oneshot_ros.config import load_yaml
+    from oneshot_ros.policy.shipped import DEFAULT_MODEL
+    from oneshot_ros.train.bc import TrainConfig
+    from oneshot_ros.train.dagger import DaggerConfig
+
+    def load(cls, name):
+        return load_yaml(cls, os.path.join(ROOT, "config", "train", name + ".yaml"))
+
+    control = load(TrainConfig, "snapshot_control")
+    dagger = load(DaggerConfig, "dagger_snapshot")
+    assert control.init_from == DEFAULT_MODEL and control.policy.variant == "snapshot"
+    # dagger.dagger() trains round 0 with these two fields replaced (train/dagger.py)
+    assert dataclasses.replace(dagger.train, iterations=dagger.iterations_per_round,
+                               init_from=DEFAULT_MODEL) == control

@@ -1,6 +1,6 @@
 """oneshot-ros ros-demo: one-shot imitation of an unseen task, closed through ROS 2 topics.
 
-    oneshot-ros ros-demo [--model models/bc_all_stages] [--task "ab cd ef"] [--episodes 3] \
+    oneshot-ros ros-demo [--model models/baseline_snapshot] [--task "ab cd ef"] [--episodes 3] \
         [--demo-file demos.h5 --demo-index 0] [--video ros_demo.mp4] [--json]
 
 Starts the sim driver and the imitator as child processes (config/<node>.yaml, a private
@@ -28,9 +28,9 @@ from oneshot_ros.commands._args import (
     seed_int,
 )
 from oneshot_ros.errors import InputError
+from oneshot_ros.policy.shipped import DEFAULT_MODEL
 from oneshot_ros.world.tasks import parse_task
 
-DEFAULT_MODEL = "models/bc_all_stages"
 TEST_TASKS = Path(__file__).resolve().parents[2] / "config" / "tasks" / "test.txt"
 DEMO_SEED_OFFSET = 100_000  # the demonstration's layout differs from every evaluated episode
 
@@ -55,6 +55,12 @@ def add_arguments(parser):
 
 def check_model(model: str) -> Path:
     path = Path(model)
+    if model == DEFAULT_MODEL and not path.is_dir():  # run outside the source tree: the install's
+        from oneshot_ros.nodes.launcher import share_path
+        try:
+            path = share_path(DEFAULT_MODEL)
+        except FileNotFoundError:
+            pass  # the error below names the path and the fix
     if not (path / "config.json").is_file():
         raise InputError(f"no trained model at {path} (config.json missing): train one with "
                          f"`oneshot-ros train --out {path}` or pass --model DIR")

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 from oneshot_ros.nodes.client import RosClient
 from oneshot_ros.nodes.launcher import NodeProcesses, node_command, share_path
+from oneshot_ros.policy.shipped import DEFAULT_MODEL
 
 PACKAGE = "oneshot_ros"
 
@@ -116,7 +117,7 @@ COMMANDING = {"max_joint_velocity_rad_s": Arg("max_joint_velocity_rad_s"),
 
 BRINGUPS: dict[str, tuple[list[Argument], list[NodeSpec]]] = {
     "fetch_imitate": (
-        [Argument("model", "models/bc_all_stages", "checkpoint directory (config.json + "
+        [Argument("model", DEFAULT_MODEL, "checkpoint directory (config.json + "
                   "model.safetensors)", share=True),
          Argument("demo_file", "", "HDF5 dataset holding the conditioning demonstration"),
          Argument("demo_index", "0", "index of the demonstration in demo_file", int),

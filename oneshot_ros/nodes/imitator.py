@@ -2,7 +2,7 @@
 gripper commands, each control period.
 
     python -m oneshot_ros.nodes.imitator --ros-args --params-file config/imitator.yaml \
-        -p model:=models/bc_all_stages -p demo_file:=demos.h5 -p demo_index:=0
+        -p model:=models/baseline_snapshot -p demo_file:=demos.h5 -p demo_index:=0
     ros2 lifecycle set /imitator configure    # loads the model and the demo
     ros2 lifecycle set /imitator activate     # commands flow; `deactivate`: the arm holds
 
@@ -54,6 +54,7 @@ from oneshot_ros.nodes.common import (
 )
 from oneshot_ros.nodes.params import INT_MAX, declare
 from oneshot_ros.policy.imitator import NonFiniteActionError
+from oneshot_ros.policy.shipped import DEFAULT_MODEL
 from oneshot_ros.world import command_prediction, control
 
 LOAD_PARAMS = ("model", "demo_file", "demo_index", "seed", "ensemble", "torch_threads")
@@ -71,7 +72,7 @@ class ImitatorNode(LifecycleNode):
         self.config = declare_world_config(self)
         # the load settings: read at configure, settable while unconfigured
         loaded = self._loaded_problem
-        declare(self, "model", "models/bc_all_stages", "checkpoint directory (read at "
+        declare(self, "model", DEFAULT_MODEL, "checkpoint directory (read at "
                 "configure)", check=loaded, dynamic=True)
         declare(self, "demo_file", "", "HDF5 dataset holding the conditioning demonstration "
                 "(read at configure)", check=loaded, dynamic=True)
