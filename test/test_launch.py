@@ -289,3 +289,22 @@ def test_launch_descriptions_build_on_a_ros_install(launch_file):
     assert isinstance(description, LaunchDescription)
     arguments = [e for e in description.entities if isinstance(e, DeclareLaunchArgument)]
     assert arguments and all(a.description for a in arguments)
+
+
+def test_the_real_arm_bringups_compensate_latency_and_the_simulated_nodes_do_not():
+    """A real arm adds command latency, the simulated world none: the fetch_* bring-ups pass
+    latency_compensation=True to the nodes that command the arm (switchable), the nodes'
+    YAML files (the sim launch files' parameters) keep it off."""
+    import yaml
+
+    commanders = {"imitator", "scripted_expert"}
+    for name, values in (("fetch_imitate", {}), ("fetch_record", {"expert": "true"})):
+        on = [n for n in bringup.resolve(name, values) if n.executable in commanders]
+        off = [n for n in bringup.resolve(name, {**values, "latency_compensation": "false"})
+               if n.executable in commanders]
+        assert len(on) == len(off) == 1, name
+        assert on[0].parameters["latency_compensation"] is True, name
+        assert off[0].parameters["latency_compensation"] is False, name
+    for node in commanders:
+        params = yaml.safe_load((REPO / "config" / f"{node}.yaml").read_text())
+        assert params[f"/**/{node}"]["ros__parameters"]["latency_compensation"] is False
