@@ -31,7 +31,8 @@ corrects the commanded pose: goals are block positions, measured every step.
 Without latency it is not a no-op: PyBullet's position servo covers only ~73 % of a step's
 target within the period (4 mm behind at full speed), so stepping from the command moves every
 controller ~1.4x faster; the policy succeeds as often (docs/results.md), but the shipped numbers
-were measured without it, hence a switch, off by default. Plain numpy, no rclpy, no PyBullet.
+were measured without it, hence a switch: off in the simulated set-ups, on in the real-arm
+bring-ups (nodes/bringup.py). Plain numpy, no rclpy, no PyBullet.
 """
 
 from __future__ import annotations
