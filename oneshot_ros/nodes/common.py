@@ -94,7 +94,7 @@ def run_node(factory, args=None) -> None:
     # Built before the node: a signal during the node's constructor cannot meet a half-built
     # executor (whose __del__ prints a traceback when the context closed under it).
     executor = rclpy.get_global_executor()
-    node, code = None, 0
+    node, code, stopped = None, 0, False
     try:
         node = factory()
         _spin(node, executor)
@@ -105,16 +105,18 @@ def run_node(factory, args=None) -> None:
         print(f"{name}: {err}", file=sys.stderr)
         code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass  # stopped from outside: a normal end
+        stopped = True  # stopped from outside: a normal end
     except Exception:
         if rclpy.ok():  # a real failure: its traceback
             raise
-        # else stopped from outside during start-up: rclpy closed the context under the node
+        stopped = True  # stopped from outside during start-up: rclpy closed the context
     finally:
         if node is not None:
             finish = getattr(node, "finish", None)
             if finish is not None:
-                finish()
+                # after a signal rclpy shuts the context down on its own, maybe only now: no
+                # transition may start then (its logging would meet a closed context)
+                finish(stopped_from_outside=stopped)
             node.destroy_node()
         rclpy.try_shutdown()
     if code:

@@ -21,8 +21,8 @@ Its states (rclpy.lifecycle; /imitator/change_state, /imitator/get_state, `ros2 
   (world/command_prediction.py; forgotten on activate). NaN/inf policy outputs: no command
   (the controllers hold), one throttled warning. Stale inputs: no command, logged once.
   ~/attention_markers shows each block's attention weight (alpha) for RViz.
-- deactivate: back to inactive (holding); cleanup: unloads, back to unconfigured; shutdown
-  (also on the way out after SIGINT/SIGTERM): unloads, finalized.
+- deactivate: back to inactive (holding); cleanup: unloads, back to unconfigured; shutdown:
+  unloads, finalized (SIGINT/SIGTERM: unloaded on the way out, without the transition).
 The load settings (model, demo_file, demo_index, seed, ensemble, torch_threads) are read at
 configure and can be set only while unconfigured: a set while loaded is refused, saying so.
 `active:=true` configures and activates at start (autostart, as launch files may ask).
@@ -153,14 +153,16 @@ class ImitatorNode(LifecycleNode):
         self.get_logger().error(f"error while {state.label}: unloaded; configure again")
         return SUCCESS
 
-    def finish(self) -> None:
-        """On the way out (run_node): the shutdown transition, unless already finalized."""
+    def finish(self, stopped_from_outside: bool = False) -> None:
+        """On the way out (run_node): the shutdown transition, unless already finalized or
+        stopped by SIGINT/SIGTERM (rclpy shuts the context down then, maybe while the
+        transition would run: no event, no /rosout; only the local state is finalized)."""
         if self.finalized:
             return
-        if self.context.ok():
-            self.trigger_shutdown()
-        else:  # after SIGINT/SIGTERM rclpy has shut the context down: no event, no /rosout
+        if stopped_from_outside or not self.context.ok():
             self.policy, self.active, self.retry_busy, self.finalized = None, False, False, True
+        else:
+            self.trigger_shutdown()
 
     def state_label(self) -> str:
         if self.finalized:
