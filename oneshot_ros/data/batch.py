@@ -15,6 +15,8 @@ Padding conventions (every producer must follow them; the policy relies on them)
 - ACTION_MASK (optional) marks real (obs, action) pairs when M is padded; absent = all real.
 - DEMO_STAGE_END (optional: the "snapshot" baseline, keep_stage_ends) marks the last step of
   each stage.
+- OBS_STAGE (optional, with DEMO_STAGE_END): the stage each OBS is in, counted from 0 (the
+  number of its demo's stages already done); the stage-attention loss's label.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ OBS = "obs"  # (N, M, 3B+2) float32, current observations from another demo of t
 ACTION = "action"  # (N, M, 4) float32, noise-free expert actions for OBS
 ACTION_MASK = "action_mask"  # (N, M) bool, optional; True = real pair
 DEMO_STAGE_END = "demo_stage_end"  # (N, T) bool, optional; True at the last step of each stage
+OBS_STAGE = "obs_stage"  # (N, M) int64, optional; stages done before each observation
 
 REQUIRED_KEYS = (DEMO_OBS, DEMO_MASK, BLOCK_MASK, OBS, ACTION)
-OPTIONAL_KEYS = (ACTION_MASK, DEMO_STAGE_END)
+OPTIONAL_KEYS = (ACTION_MASK, DEMO_STAGE_END, OBS_STAGE)
 
 
 def pad_obs(obs: np.ndarray, n_blocks_max: int) -> np.ndarray:
@@ -51,7 +54,8 @@ def collate(items: list[dict]) -> dict[str, torch.Tensor]:
     """Stack per-task samples into one padded batch.
 
     Each item: DEMO_OBS (T_i, 3b_i+2), OBS (M, 3b_i+2), ACTION (M, 4); optional DEMO_STAGE_END
-    (T_i,) bool. M must be equal across items (sample pairs with replacement to get it).
+    (T_i,) bool and OBS_STAGE (M,) int. M must be equal across items (sample pairs with
+    replacement to get it).
     """
     if not items:
         raise ValueError("collate needs at least one sample")
@@ -67,6 +71,8 @@ def collate(items: list[dict]) -> dict[str, torch.Tensor]:
     if all(DEMO_STAGE_END in it for it in items):
         ends = [np.asarray(it[DEMO_STAGE_END], dtype=bool) for it in items]
         batch[DEMO_STAGE_END] = np.stack([_pad_time(e, t_max) for e in ends])
+    if all(OBS_STAGE in it for it in items):
+        batch[OBS_STAGE] = np.stack([np.asarray(it[OBS_STAGE], dtype=np.int64) for it in items])
     return {key: torch.from_numpy(np.ascontiguousarray(value)) for key, value in batch.items()}
 
 

@@ -131,7 +131,15 @@ class PairedDemoDataset(torch.utils.data.Dataset):
                 keys.ACTION: d2["expert_actions"][steps]}  # (M, 4)
         if self.with_stage_ends:
             item[keys.DEMO_STAGE_END] = stage_end_mask(len(demo_obs), stage_ends)
+            item[keys.OBS_STAGE] = stages_done(d2["stage_ends"], steps)  # (M,)
         return item
+
+
+def stages_done(stage_ends, steps: np.ndarray) -> np.ndarray:
+    """(M,) steps -> (M,) int64: how many stages had ended before each step (a step that ends a
+    stage is still in it)."""
+    return np.searchsorted(np.sort(np.asarray(stage_ends, dtype=np.int64)), steps,
+                           side="left").astype(np.int64)
 
 
 def stage_end_mask(length: int, stage_ends) -> np.ndarray:

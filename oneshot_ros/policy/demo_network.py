@@ -67,10 +67,21 @@ def marked_steps(marks: torch.Tensor):
     return order[:, :k_max], keep
 
 
+def last_step(demo_mask: torch.Tensor) -> torch.Tensor:
+    """(N, T) bool -> (N, 1) index of each demo's last real step."""
+    return demo_mask.long().cumsum(dim=1).argmax(dim=1, keepdim=True)
+
+
+def snapshot_marks(demo_mask: torch.Tensor, stage_end: torch.Tensor) -> torch.Tensor:
+    """(N, T) bool: the snapshot frames, each stage's last step and the final step (which
+    always counts, also when the demo stopped mid-stage)."""
+    return (stage_end & demo_mask).scatter(1, last_step(demo_mask), True)
+
+
 def select_frames(config: PolicyConfig, demo_mask: torch.Tensor,
                   stage_end: torch.Tensor | None, generator: torch.Generator | None):
     """-> index (N, T~), keep (N, T~) according to config.variant."""
-    last = demo_mask.long().cumsum(dim=1).argmax(dim=1, keepdim=True)  # (N, 1) last real step
+    last = last_step(demo_mask)  # (N, 1)
     if config.variant == "final_state":
         return last, torch.ones_like(last, dtype=torch.bool)
     if config.variant == "full" and not config.keep_stage_ends:
@@ -79,7 +90,7 @@ def select_frames(config: PolicyConfig, demo_mask: torch.Tensor,
         raise ValueError(f"variant {config.variant!r} (keep_stage_ends="
                          f"{config.keep_stage_ends}) needs the demo's stage ends "
                          "(batch['demo_stage_end'] or Imitator.set_demo(obs, stage_ends))")
-    marks = (stage_end & demo_mask).scatter(1, last, True)  # (N, T) the final frame always counts
+    marks = snapshot_marks(demo_mask, stage_end)  # (N, T)
     if config.variant == "full":  # keep_stage_ends: the random subset plus the stage ends
         index, keep = temporal_dropout(demo_mask, config.temporal_dropout_p, generator)
         # padded entries of index point at step T-1 with keep False; a real step T-1 is the

@@ -82,6 +82,9 @@ class TrainConfig:
     # source steps per output step of a re-timed demo, re-drawn per segment (data.retime): the
     # default stretches a demo 1.5-2.2x; human-style demos run 2.3-3.5x the scripted length
     demo_retime_speed: tuple[float, float] = (0.4, 1.0)
+    # weight of the stage-attention loss (train/step.py stage_attention): the snapshot policy's
+    # attention supervised with the demonstrator's logged stage ends; 0 = off (the paper)
+    stage_attention_weight: float = 0.0
     policy: PolicyConfig = field(default_factory=PolicyConfig)
 
     def __post_init__(self):
@@ -106,6 +109,13 @@ class TrainConfig:
             raise ValueError(f"val_fraction={self.val_fraction}: use a value in [0, 1)")
         if not 0.0 <= self.demo_retime <= 1.0:
             raise ValueError(f"demo_retime={self.demo_retime}: use a fraction in [0, 1]")
+        if not (math.isfinite(self.stage_attention_weight) and self.stage_attention_weight >= 0):
+            raise ValueError(f"stage_attention_weight={self.stage_attention_weight}: use a "
+                             "weight >= 0 (0: off)")
+        if self.stage_attention_weight and self.policy.variant != "snapshot":
+            raise ValueError(f"stage_attention_weight={self.stage_attention_weight} needs "
+                             f"policy.variant: snapshot (got {self.policy.variant!r}): only "
+                             "its demo frames are one per stage")
         speed = tuple(float(v) for v in self.demo_retime_speed)
         if len(speed) != 2 or not 0.0 < speed[0] <= speed[1] <= 1.0:
             raise ValueError(f"demo_retime_speed={list(self.demo_retime_speed)}: use [low, high] "
@@ -228,7 +238,8 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
         batch = {k: v.to(ctx.device) for k, v in sampler.batch(it).items()}
         try:
             record = {"iteration": it + 1,
-                      **bc_step(wrapped, optimizer, batch, cfg.max_grad_norm)}
+                      **bc_step(wrapped, optimizer, batch, cfg.max_grad_norm,
+                                  cfg.stage_attention_weight)}
         except TrainingDivergedError as err:
             raise _diverged(err, it + 1, "before the optimizer step", out, cfg) from None
         elapsed = time.perf_counter() - t0

@@ -13,6 +13,7 @@ from torch import nn
 
 from oneshot_ros.data import batch as keys
 from oneshot_ros.errors import InputError
+from oneshot_ros.policy.demo_network import snapshot_marks
 from oneshot_ros.train.distributed import unwrap
 
 
@@ -20,14 +21,45 @@ class TrainingDivergedError(InputError):
     """A non-finite loss or gradient: refused before the optimizer changes any weight."""
 
 
-def bc_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Mean summed cross-entropy (or L2) over the real (obs, action) pairs of the batch."""
-    logits, _ = model(batch)  # (N, M, A); temporal dropout is drawn inside
-    return unwrap(model).head.loss(logits, batch[keys.ACTION], batch.get(keys.ACTION_MASK))
+def bc_loss(model: nn.Module, batch: dict[str, torch.Tensor],
+            stage_attention_weight: float = 0.0) -> torch.Tensor:
+    """Mean summed cross-entropy (or L2) over the real (obs, action) pairs of the batch, plus
+    stage_attention_weight x the stage-attention loss (snapshot variant only)."""
+    logits, attention = model(batch)  # (N, M, A); temporal dropout is drawn inside
+    mask = batch.get(keys.ACTION_MASK)
+    loss = unwrap(model).head.loss(logits, batch[keys.ACTION], mask)
+    if stage_attention_weight:
+        nll, _ = stage_attention(attention["temporal"], batch)  # (N, M)
+        loss = loss + stage_attention_weight * _masked_mean(nll, mask)
+    return loss
+
+
+def stage_attention(temporal: torch.Tensor, batch: dict[str, torch.Tensor]):
+    """Where the snapshot policy looks, against the stage each observation is in.
+
+    temporal (N, M, t_lstm, T~, H): the context network's weights over the demo's snapshots
+    (stage ends in time order, then the final frame). The label of an observation in stage k is
+    snapshot k, the frame showing that stage done; past the last stage, the final frame. Only
+    the last context step's first head is supervised: the other head and the earlier steps stay
+    free. -> nll (N, M), hit (N, M) bool (that snapshot has the largest weight).
+    """
+    n_snapshots = snapshot_marks(batch[keys.DEMO_MASK], batch[keys.DEMO_STAGE_END]).sum(1)
+    target = torch.minimum(batch[keys.OBS_STAGE], n_snapshots[:, None] - 1)  # (N, M)
+    weights = temporal[:, :, -1, :, 0]  # (N, M, T~)
+    picked = weights.gather(-1, target[..., None]).squeeze(-1)  # (N, M)
+    return -torch.log(picked.clamp_min(1e-8)), weights.argmax(dim=-1) == target
+
+
+def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    if mask is None:
+        return x.mean()
+    weight = mask.to(x.dtype)
+    return (x * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 def bc_step(model: nn.Module, optimizer: torch.optim.Optimizer,
-            batch: dict[str, torch.Tensor], max_grad_norm: float | None = None) -> dict:
+            batch: dict[str, torch.Tensor], max_grad_norm: float | None = None,
+            stage_attention_weight: float = 0.0) -> dict:
     """One optimizer step on `batch` -> {"loss": float, "grad_norm": float}.
 
     Raises TrainingDivergedError, with the weights untouched, when the loss or the gradient is
@@ -35,7 +67,7 @@ def bc_step(model: nn.Module, optimizer: torch.optim.Optimizer,
     """
     model.train()
     optimizer.zero_grad(set_to_none=True)
-    loss = bc_loss(model, batch)
+    loss = bc_loss(model, batch, stage_attention_weight)
     loss.backward()  # also with a NaN loss: DDP's ranks must all reach the gradient all-reduce
     norm = max_grad_norm if max_grad_norm is not None else float("inf")
     grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), norm)
@@ -57,10 +89,12 @@ def eval_metrics(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, 
     loss: the training loss (not comparable across action heads);
     move_err_mm: mean |greedy action - expert action| over dx, dy, dz, in mm (comparable
     across heads: the categorical and L2 heads are judged by the same number);
-    grip_acc: fraction of steps with the expert's open/close command.
+    grip_acc: fraction of steps with the expert's open/close command;
+    stage_attn_nll, stage_attn_acc (snapshot variant, batches with OBS_STAGE): see
+    stage_attention, reported also when that loss is off.
     """
     model.eval()
-    logits, _ = model(batch)  # (N, M, A)
+    logits, attention = model(batch)  # (N, M, A)
     head = unwrap(model).head
     action, mask = batch[keys.ACTION], batch.get(keys.ACTION_MASK)  # (N, M, 4), (N, M)
     decoded = head.decode(head.distribution(logits))  # (N, M, 4)
@@ -69,9 +103,14 @@ def eval_metrics(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, 
     grip_ok = ((decoded[..., 3] > 0) == (action[..., 3] > 0)).to(move_err.dtype)  # (N, M)
     weight = torch.ones_like(move_err) if mask is None else mask.to(move_err.dtype)
     total = weight.sum().clamp(min=1.0)
-    return {"loss": float(head.loss(logits, action, mask)),
-            "move_err_mm": float(1000.0 * (move_err * weight).sum() / total),
-            "grip_acc": float((grip_ok * weight).sum() / total)}
+    metrics = {"loss": float(head.loss(logits, action, mask)),
+               "move_err_mm": float(1000.0 * (move_err * weight).sum() / total),
+               "grip_acc": float((grip_ok * weight).sum() / total)}
+    if unwrap(model).config.variant == "snapshot" and keys.OBS_STAGE in batch:
+        nll, hit = stage_attention(attention["temporal"], batch)
+        metrics["stage_attn_nll"] = float(_masked_mean(nll, mask))
+        metrics["stage_attn_acc"] = float(_masked_mean(hit.to(nll.dtype), mask))
+    return metrics
 
 
 def make_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Optimizer:
