@@ -184,3 +184,24 @@ def test_state_input_columns_are_the_lstm_inputs_that_follow_the_state(n_heads, 
     assert before.shape[-1] == config.lstm_input_dim
     changed = torch.nonzero((before != after).any(dim=0)).flatten()
     assert changed.tolist() == sorted(cn.state_input_columns(n_heads, embed_dim).tolist())
+
+
+def test_frame_reach_masks_a_tap_that_training_on_short_demos_never_reached():
+    """A tap of dilation a reads frame t - a: on demos of <= a frames it only meets padding and
+    learns nothing (its gradient, through the weight norm, is parallel to it: a rescaling).
+    Masked, the model is the same on such demos and drops that random term on longer ones."""
+    free = _model(temporal_dropout_p=0.0, dilations=(1, 2))  # every frame kept: T~ = T
+    masked = OneShotPolicy(tiny_config(temporal_dropout_p=0.0, dilations=(1, 2), frame_reach=1))
+    masked.load_state_dict(free.state_dict())
+    assert masked.config.same_weights_as(free.config)
+    short, _ = random_batch(blocks=(2, 3), lengths=(2, 1))
+    free(short)[0].sum().backward()
+    v = free.demo_net.blocks[1].conv.parametrizations.weight.original1  # (D, C, 2)
+    grad, tap = v.grad[..., 0], v.detach()[..., 0]  # (D, C) each
+    scale = (grad * tap).sum(1, keepdim=True) / (tap * tap).sum(1, keepdim=True)  # (D, 1)
+    torch.testing.assert_close(grad, scale * tap)  # no direction learnt from <= 2 frames
+    torch.testing.assert_close(masked(short)[0], free(short)[0], rtol=0, atol=0)
+    long, _ = random_batch(blocks=(2, 3), lengths=(6, 5))
+    assert not torch.allclose(masked(long)[0], free(long)[0])
+    with pytest.raises(ValueError, match="frame_reach=-1"):
+        tiny_config(frame_reach=-1)

@@ -297,6 +297,9 @@ def _settings(factory, config, ros: dict | bool = False) -> dict:
         settings["demo_style"] = config.demo_style
     if config.latency_compensation:  # (absent = off, likewise)
         settings["latency_compensation"] = True
+    frame_reach = factory.metadata.get("policy", {}).get("frame_reach", 0)
+    if frame_reach:  # a policy setting outside the weights' sha256 (absent = 0, likewise)
+        settings["frame_reach"] = frame_reach
     if ros is False:
         return settings
     return {**settings, "execution": "ros", "imitator_params": ros}

@@ -130,7 +130,7 @@ def read_metadata(model_dir: Path) -> dict:
 
 # PolicyConfig fields added after checkpoints were shipped, with the value that reproduces how
 # a checkpoint written before them was trained and is run (the option did not exist)
-ADDED_POLICY_FIELDS = {"keep_stage_ends": False}
+ADDED_POLICY_FIELDS = {"keep_stage_ends": False, "frame_reach": 0}
 
 
 def _policy_config(meta: dict, path: Path) -> PolicyConfig:

@@ -45,6 +45,11 @@ class PolicyConfig:
     # LayerNorm (no parameters) on the demonstration embedding: keeps the demo features that
     # enter the LSTM cells at unit scale (False = the paper as written; see demo_network.py)
     demo_norm: bool = False
+    # A demo-network tap reads at most this many kept frames back: blocks whose dilation is
+    # larger lose their past tap (0 = no limit, the paper). A tap never reached in training is
+    # random: the snapshot variant trained on <= 7 stages (<= 8 frames) needs 7 to run 8-stage
+    # demos (9 frames) as trained (demo_network.py).
+    frame_reach: int = 0
 
     def __post_init__(self):
         object.__setattr__(self, "dilations", tuple(self.dilations))
@@ -68,6 +73,8 @@ class PolicyConfig:
         _check(all(w >= 1 for w in self.mlp_hidden), f"mlp_hidden={self.mlp_hidden}: widths > 0")
         _check(self.ensemble_size >= 1, f"ensemble_size={self.ensemble_size}: use at least 1")
         _check(self.state_scale > 0, f"state_scale={self.state_scale}: use a positive factor")
+        _check(self.frame_reach >= 0, f"frame_reach={self.frame_reach}: use 0 (no limit) or "
+               "the most frames back a tap may read, e.g. 7")
 
     # --- derived sizes (Duan et al. Modules 1-2) --------------------------------------------
     @property
@@ -76,10 +83,11 @@ class PolicyConfig:
 
     def same_weights_as(self, other: PolicyConfig) -> bool:
         """True when a checkpoint of `other` loads into this config: they differ at most in
-        which demo frames are selected or how many ensemble members run (no weight depends on
-        these), so a fine-tune may switch them."""
+        which demo frames are selected or read or how many ensemble members run (no weight
+        depends on these), so a fine-tune may switch them."""
         return dataclasses.replace(other, keep_stage_ends=self.keep_stage_ends,
-                       ensemble_size=self.ensemble_size) == self
+                                   ensemble_size=self.ensemble_size,
+                                   frame_reach=self.frame_reach) == self
 
     @property
     def needs_stage_ends(self) -> bool:

@@ -11,6 +11,14 @@
    context network's LSTM gates, which then ignore the current state (bench/context_probe.py).
 Kept steps sit at the front and padding at the end, so the causal (left-padded) convolution never
 lets padded steps influence real ones.
+
+config.frame_reach masks the past tap (frame t - a) of every block with a > frame_reach. A model
+trained on demos of at most F kept frames (the snapshot variant on 1-7 stage tasks: F = 8) never
+reads frame t - a >= 0 with a >= F: that tap only ever met the zero padding, so it learnt nothing
+(its one gradient, through the weight norm, only rescales it) and still points where it was
+drawn; on a longer demo (8 stages: 9 snapshots) it adds noise. Masked (frame_reach = F - 1) the
+block computes, on every demo of <= F frames, exactly what it computed in training, and on longer
+ones what it would compute at t < a.
 """
 
 from __future__ import annotations
@@ -108,6 +116,7 @@ class DemoBlock(nn.Module):
         self.dilation = dilation
         self.attention = NeighborhoodAttention(d, config.n_heads, wn)
         self.conv = conv1d(config.demo_conv_in, d, kernel=2, dilation=dilation, weight_norm=wn)
+        self.past_tap = not config.frame_reach or dilation <= config.frame_reach
 
     def forward(self, h, block_state, robot_state, block_mask):
         """h (N, T, B, D), block_state (N, T, B, 3), robot_state (N, T, B, 2) -> (N, T, B, D)."""
@@ -116,9 +125,17 @@ class DemoBlock(nn.Module):
         x = torch.cat([h_relu, attn, block_state, robot_state], dim=-1)  # (N, T, B, 203)
         n, t, b, c = x.shape
         x = x.permute(0, 2, 3, 1).reshape(n * b, c, t)  # (N*B, 203, T): time is the conv axis
-        x = self.conv(F.pad(x, (self.dilation, 0)))  # causal: left-pad a zeros -> (N*B, D, T)
+        x = self.causal_conv(F.pad(x, (self.dilation, 0)))  # left-pad a zeros -> (N*B, D, T)
         x = x.reshape(n, b, -1, t).permute(0, 3, 1, 2)  # (N, T, B, D)
         return h + F.relu(x)
+
+    def causal_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """(N*B, C, a + T) left-padded -> (N*B, D, T). Kernel tap 0 reads frame t - a, tap 1
+        frame t; without the past tap only tap 1 (of the weight-normed weight: unchanged)."""
+        if self.past_tap:
+            return self.conv(x)
+        weight = self.conv.weight * self.conv.weight.new_tensor([0.0, 1.0])  # (D, C, 2)
+        return F.conv1d(x, weight, self.conv.bias, dilation=self.dilation)
 
 
 class DemoNetwork(nn.Module):
