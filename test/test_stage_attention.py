@@ -92,18 +92,3 @@ def test_the_switch_is_refused_where_frames_are_not_one_per_stage():
         with pytest.raises(ValueError, match="stage_attention_weight=.*weight >= 0"):
             TrainConfig(stage_attention_weight=bad, policy=snapshot)
 
-
-def test_training_names_the_taps_the_snapshot_demos_never_reach(caplog):
-    from oneshot_ros.train.bc import _warn_unreached_taps
-
-    demos = [synthetic_episode("abcd", seed) for seed in (0, 2)]  # 3 stages: 4 snapshots
-    dataset = PairedDemoDataset([{"task": d.task, "obs": d.obs, "expert_actions": d.expert_actions,
-                                  "stage_ends": d.stage_ends, "success": True} for d in demos])
-    for reach, warned in ((0, True), (3, False)):
-        caplog.clear()
-        policy = PolicyConfig(variant="snapshot", frame_reach=reach)
-        _warn_unreached_taps(TrainConfig(policy=policy), dataset)
-        assert ("dilations [4, 8]" in caplog.text and "frame_reach: 3" in caplog.text) == warned
-    caplog.clear()
-    _warn_unreached_taps(TrainConfig(), dataset)  # temporal dropout: ~5 % of every step
-    assert not caplog.text

@@ -47,8 +47,8 @@ class PolicyConfig:
     demo_norm: bool = False
     # A demo-network tap reads at most this many kept frames back: blocks whose dilation is
     # larger lose their past tap (0 = no limit, the paper). A tap never reached in training is
-    # random: the snapshot variant trained on <= 7 stages (<= 8 frames) needs 7 to run 8-stage
-    # demos (9 frames) as trained (demo_network.py).
+    # random: the snapshot variant trained on <= 7 stages (<= 8 frames) meets its dilation-8 tap
+    # first on 8-stage demos; 7 masks it (demo_network.py; measured: no gain at 8 stages).
     frame_reach: int = 0
 
     def __post_init__(self):

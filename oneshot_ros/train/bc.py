@@ -211,7 +211,6 @@ def train(cfg: TrainConfig, data: DataPaths, out: str | Path, resume: bool = Fal
     attention.use_compiled_scores(cfg.compile_scores)
     torch.manual_seed(cfg.seed)
     train_ds, val_ds, reader = load_datasets(data, cfg)
-    _warn_unreached_taps(cfg, train_ds)
     sampler = TaskSampler(train_ds, cfg.tasks_per_batch, cfg.seed, ctx.rank)
     model = OneShotPolicy(cfg.policy)
     start, wall_before = 0, 0.0
@@ -335,20 +334,6 @@ def _out_of_time(cfg: TrainConfig, wall_s: float, ctx: DistributedContext) -> bo
     if ctx.enabled:
         torch.distributed.broadcast(flag, src=0)
     return bool(flag.item())
-
-
-def _warn_unreached_taps(cfg: TrainConfig, train_ds: PairedDemoDataset) -> None:
-    """The snapshot variant keeps one frame per stage and the final one: a demo-network tap
-    reaching further back than the longest training demo learns nothing (demo_network.py)."""
-    if cfg.policy.variant != "snapshot":
-        return
-    frames = 1 + max(len(demo["stage_ends"]) for demo in train_ds.demos)  # at most
-    reach = cfg.policy.frame_reach or max(cfg.policy.dilations)
-    unreached = [a for a in cfg.policy.dilations if frames <= a <= reach]
-    if unreached:
-        log.warning("dilations %s reach past the %d snapshots of the longest training demo: "
-                    "their past taps stay random; set policy.frame_reach: %d to mask them on "
-                    "longer demos", unreached, frames, frames - 1)
 
 
 def _provenance(cfg: TrainConfig, data: DataPaths, reader: DemoReader, train_ds, ctx) -> dict:
