@@ -1,6 +1,6 @@
 """One-shot imitation on a real Fetch (or any ros2_control arm): the imitator and the bridges.
 
-    ros2 launch oneshot_ros fetch_imitate.launch.py model:=/path/to/models/baseline_snapshot \
+    ros2 launch oneshot_ros fetch_imitate.launch.py model:=/path/to/models/stage_attention \
         demo_file:=demos.h5 demo_index:=0 block_poses_topic:=/perception/block_poses
     ros2 lifecycle set /imitator activate      # commands flow; `deactivate`: the arm holds
 

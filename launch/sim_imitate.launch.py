@@ -42,7 +42,7 @@ def generate_launch_description():
                               description="seed of the block start positions"),
         DeclareLaunchArgument(
             "model", default_value=PathJoinSubstitution(
-                [FindPackageShare(PACKAGE), "models", "baseline_snapshot"]),
+                [FindPackageShare(PACKAGE), "models", "stage_attention"]),
             description="checkpoint directory (config.json + model.safetensors)"),
         DeclareLaunchArgument("demo_file", default_value="",
                               description="HDF5 dataset holding the conditioning demonstration"),

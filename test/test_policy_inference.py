@@ -41,15 +41,17 @@ OPTION_CASES = [
     {"n_bins": 3},
     {"dilations": (1,)},
     {"temporal_dropout_p": 0.0},
+    {"frame_reach": 1, "temporal_dropout_p": 0.0},  # tiny dilations (1, 2): 2 loses a tap
 ]
 ENUMS = {"variant": VARIANTS, "action_head": ACTION_HEADS}
 NOT_INFERENCE = {
     "max_step_m": "scales ActionHead.decode, which reads the logits FastPolicy returns",
     "ensemble_size": "the Imitator's default member count; FastPolicy takes N from the demos",
 }
-# The checkpoints in models/ whose weights the float32 test runs: the deployed policy, the
+# The checkpoints in models/ whose weights the float32 test runs: the deployed policies, the
 # paper-as-written model (no demo_norm, state_scale 1) and the two trained baselines.
-SHIPPED = ["bc_all_stages", "bc_stack", "baseline_snapshot", "baseline_final_state"]
+SHIPPED = ["bc_all_stages", "bc_stack", "baseline_snapshot", "baseline_final_state",
+           "stage_attention"]
 
 
 @pytest.fixture(autouse=True)

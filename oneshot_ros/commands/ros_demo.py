@@ -1,6 +1,6 @@
 """oneshot-ros ros-demo: one-shot imitation of an unseen task, closed through ROS 2 topics.
 
-    oneshot-ros ros-demo [--model models/baseline_snapshot] [--task "ab cd ef"] [--episodes 3] \
+    oneshot-ros ros-demo [--model models/stage_attention] [--task "ab cd ef"] [--episodes 3] \
         [--demo-file demos.h5 --demo-index 0] [--video ros_demo.mp4] [--json]
 
 Starts the sim driver and the imitator as child processes (config/<node>.yaml, a private

@@ -2,7 +2,7 @@
 gripper commands, each control period.
 
     python -m oneshot_ros.nodes.imitator --ros-args --params-file config/imitator.yaml \
-        -p model:=models/baseline_snapshot -p demo_file:=demos.h5 -p demo_index:=0
+        -p model:=models/stage_attention -p demo_file:=demos.h5 -p demo_index:=0
     ros2 lifecycle set /imitator configure    # loads the model and the demo
     ros2 lifecycle set /imitator activate     # commands flow; `deactivate`: the arm holds
 
