@@ -24,6 +24,7 @@ import numpy as np
 
 from oneshot_ros.data.episode import Episode
 from oneshot_ros.demos.demonstrator import ScriptedStacker, run_episode
+from oneshot_ros.demos.end_state import EndState
 from oneshot_ros.demos.episode_loop import EpisodeTrace, controller_scene, run_loop
 
 StepHook = Callable[[object, dict], None]  # (env, attention dict) after every policy step
@@ -106,18 +107,22 @@ def policy_episode(env, imitator, task: str, seed: int, demo: Episode,
     imitator.set_demo(demo.obs, demo.stage_ends)
     horizon = max_steps or env.horizon
     agreement = ExpertAgreement(env, compensate)
+    end = EndState()
     attention = [None]  # the latest step's attention dict, for on_step
 
     def choose(obs, n_placed):
         action, attention[0] = imitator.act(obs)  # (4,), {"temporal": ..., "block": ...}
         expert = agreement.observe(action, n_placed)
-        return (action if mix is None else mix(action, expert)), expert
+        executed = action if mix is None else mix(action, expert)
+        end.observe(env, executed, compensate)
+        return executed, expert
 
     hook = None if on_step is None else (lambda env: on_step(env, attention[0]))
     visited = run_loop(env, obs, horizon, choose, on_step=hook, stop_on_manipulation=True,
                        trace=trace, compensate=compensate)
     return {**_result(env, len(visited), horizon), "expert_agreement": agreement.fractions(),
-            "stage_ends": list(visited.stage_ends)}  # step at which each stage first held
+            "stage_ends": list(visited.stage_ends),  # step at which each stage first held
+            "end_state": end.summary(env)}  # how the hand spent the last steps
 
 
 def demonstrator_episode(env, task: str, seed: int, noise: float,

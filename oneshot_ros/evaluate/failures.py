@@ -10,9 +10,12 @@ Four views, each of which points at a different lever:
   finding the end of the demonstration; an early stage: the task itself);
 - time per stage, policy vs its conditioning demonstration (median ratio per stage index):
   a policy that succeeds slowly times out on long tasks (horizon = 100 + 200 x stages);
-- the tasks with the lowest success.
-Time per stage needs `stage_ends` and `demo_stage_ends` in the records (evaluations written
-since they were added); the other views work on any evaluation.
+- the tasks with the lowest success;
+- how the failures end (`end_state`, demos/end_state.py: rising at the reach limit, closed on
+  nothing, hovering, moving): what the arm does while it times out.
+Time per stage needs `stage_ends` and `demo_stage_ends` in the records, the endings
+`end_state` (evaluations written since they were added); the other views work on any
+evaluation.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections import defaultdict
 from pathlib import Path
 from statistics import median
 
+from oneshot_ros.demos.end_state import WINDOW
 from oneshot_ros.errors import FileFormatError, InputError
 from oneshot_ros.evaluate import report
 from oneshot_ros.world.tasks import parse_task
@@ -41,7 +45,9 @@ def analyze(records: list[dict]) -> dict:
             "outcomes": _counts(failed, lambda r: r["outcome"]),
             "time_per_stage": _time_per_stage(judged),
             "stuck_steps_vs_demo": _stuck_steps(failed),
-            "worst_tasks": _worst_tasks(judged)}
+            "worst_tasks": _worst_tasks(judged),
+            "endings": _counts([r for r in failed if "end_state" in r],
+                               lambda r: r["end_state"]["kind"])}
 
 
 def _tallest_tower(record: dict) -> int:
@@ -138,6 +144,9 @@ def markdown(analysis: dict) -> str:
     if stuck:
         lines += ["", f"Failures spent a median {stuck['median_ratio']:.1f}x the demonstration's "
                   f"time on the stage they never completed ({stuck['n']} failures)."]
+    if analysis["endings"]:
+        lines += ["", f"| how failures end (last {WINDOW} steps) | failures |", "|---|---|"]
+        lines += [f"| {kind} | {n} |" for kind, n in analysis["endings"].items()]
     if analysis["worst_tasks"]:
         lines += ["", "Lowest success: " + ", ".join(
             f"`{row['task']}` {row['success']}/{row['n']}" for row in analysis["worst_tasks"])]
