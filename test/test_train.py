@@ -173,22 +173,26 @@ def test_the_fine_tune_levers_differ_from_their_control_only_in_their_switch():
         assert cfg(name) == dataclasses.replace(control, **switch), name
 
 
-def test_dagger_from_the_default_differs_from_its_control_only_in_the_rollouts():
-    """models/dagger_snapshot's BC phase and models/snapshot_control: same start, budget, batch
-    and policy; DAgger adds only its relabelled rollouts to the data."""
+def test_levers_from_baseline_snapshot_differ_from_their_control_only_in_the_lever():
+    """models/snapshot_control (1,000 BC iterations from baseline_snapshot) is the control of
+    models/dagger_snapshot's BC phase (DAgger adds only its relabelled rollouts to the data) and
+    of models/stage_attention (which adds only the stage-attention loss)."""
     import dataclasses
 
     from oneshot_ros.config import load_yaml
-    from oneshot_ros.policy.shipped import DEFAULT_MODEL
     from oneshot_ros.train.bc import TrainConfig
     from oneshot_ros.train.dagger import DaggerConfig
 
     def load(cls, name):
         return load_yaml(cls, os.path.join(ROOT, "config", "train", name + ".yaml"))
 
+    start = "models/baseline_snapshot"
     control = load(TrainConfig, "snapshot_control")
     dagger = load(DaggerConfig, "dagger_snapshot")
-    assert control.init_from == DEFAULT_MODEL and control.policy.variant == "snapshot"
+    assert control.init_from == start and control.policy.variant == "snapshot"
     # dagger.dagger() trains round 0 with these two fields replaced (train/dagger.py)
     assert dataclasses.replace(dagger.train, iterations=dagger.iterations_per_round,
-                               init_from=DEFAULT_MODEL) == control
+                               init_from=start) == control
+    stage_attention = load(TrainConfig, "stage_attention")
+    assert stage_attention.stage_attention_weight > 0 and control.stage_attention_weight == 0
+    assert dataclasses.replace(stage_attention, stage_attention_weight=0.0) == control
