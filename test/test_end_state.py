@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from oneshot_ros.demos.end_state import HOVER_MM
 from oneshot_ros.evaluate import failures
 
 
@@ -51,10 +52,8 @@ def test_each_ending_is_told_from_the_world(episode, action, kind, hand):
     if kind == "rising at the reach limit":
         assert end["at_reach_limit"] > 0.9
     if kind == "moving":
-        assert end["moved_mm"] > 2 * HOVER
+        assert end["moved_mm"] > 2 * HOVER_MM
 
-
-HOVER = 20.0
 
 
 def test_the_analysis_counts_how_failures_end():

@@ -51,6 +51,7 @@ def stage_attention(temporal: torch.Tensor, batch: dict[str, torch.Tensor]):
 
 
 def _masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean of x (N, M) over the real pairs (mask None: all)."""
     if mask is None:
         return x.mean()
     weight = mask.to(x.dtype)
@@ -101,11 +102,9 @@ def eval_metrics(model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, 
     target = action[..., :3].clamp(-head.max_step_m, head.max_step_m)
     move_err = (decoded[..., :3] - target).abs().mean(-1)  # (N, M), m
     grip_ok = ((decoded[..., 3] > 0) == (action[..., 3] > 0)).to(move_err.dtype)  # (N, M)
-    weight = torch.ones_like(move_err) if mask is None else mask.to(move_err.dtype)
-    total = weight.sum().clamp(min=1.0)
     metrics = {"loss": float(head.loss(logits, action, mask)),
-               "move_err_mm": float(1000.0 * (move_err * weight).sum() / total),
-               "grip_acc": float((grip_ok * weight).sum() / total)}
+               "move_err_mm": float(1000.0 * _masked_mean(move_err, mask)),
+               "grip_acc": float(_masked_mean(grip_ok, mask))}
     if unwrap(model).config.variant == "snapshot" and keys.OBS_STAGE in batch:
         nll, hit = stage_attention(attention["temporal"], batch)
         metrics["stage_attn_nll"] = float(_masked_mean(nll, mask))
