@@ -6,6 +6,7 @@ import pytest
 from oneshot_ros.demos.demonstrator import Scene, ScriptedStacker, run_episode
 from oneshot_ros.sim.env import StackingEnv
 from oneshot_ros.world import layout
+from oneshot_ros.world.world_config import WorldConfig
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +122,44 @@ def test_descent_recentres_xy_at_full_gain():
     assert expert.phase == "descend"
     np.testing.assert_allclose(action[:2], [-0.004, 0.003], atol=1e-9)
     assert action[2] < -0.01
+
+
+def _carry_height(config, tower_xy, gripper_xy) -> float:
+    """The expert's sideways height carrying block i (at gripper_xy) to block j, with a tower of
+    8 standing at tower_xy."""
+    expert = ScriptedStacker("abcdefgh ij", config, noise_std=0.0)
+    table = config.table_height_m + config.block_size_m / 2
+    tower = _tower_scene(config, 8, tower_xy)[::-1]
+    i = np.array([*gripper_xy, table])
+    j = i + [0.0, -0.2, 0.0]
+    blocks = np.vstack([tower, [i, j]])  # a..h, i, j
+    scene = Scene(i + [0.0, 0.0, 0.01], np.full(2, config.block_size_m / 2), blocks)
+    return expert._safe_z(scene, j[:2], exclude=8)
+
+
+def test_carry_ceiling_makes_the_carry_height_independent_of_the_radius():
+    """With a tower of 8 standing, the reach-capped height depends on how far the hand is from
+    the arm's base (not in the observation); carry_ceiling_m caps it the same everywhere."""
+    near, far = (0.50, 0.15), (0.69, 0.15)  # radius ~0.49 and ~0.67 from the pan axis
+    default = WorldConfig()
+    assert _carry_height(default, (0.45, -0.35), far) < _carry_height(default, (0.45, -0.35),
+                                                                       near) - 0.02
+    ceiling = WorldConfig(carry_ceiling_m=0.38)
+    heights = [_carry_height(ceiling, (0.45, -0.35), xy) for xy in (near, far)]
+    np.testing.assert_allclose(heights, ceiling.table_height_m + 0.38)
+
+
+def test_carry_ceiling_still_clears_a_tall_tower_beside_the_path():
+    config = WorldConfig(carry_ceiling_m=0.38)
+    tower_top = config.table_height_m + 8 * config.block_size_m
+    z = _carry_height(config, (0.55, 0.05), (0.55, 0.15))  # tower of 8 between i and j
+    assert z - 0.01 - config.block_size_m / 2 > tower_top  # the carried block's bottom
+
+
+def test_stacks_with_a_carry_ceiling():
+    env = StackingEnv(WorldConfig(carry_ceiling_m=0.38))
+    try:
+        ep = run_episode(env, "abcd e", 3, noise=0.002)
+    finally:
+        env.close()
+    assert ep.success, ep.outcome

@@ -12,12 +12,12 @@ drop. The phase is recomputed every step:
 
 Sideways motion happens only at a safe height: preferably CLEARANCE_M above every standing
 block; where that is above the arm's reach at either end of the move (beside a tower of 8-9
-blocks), as high as the arm reaches there, but still MIN_CLEARANCE_M above every block near the
-path. Descents (descend, place) re-centre xy at full gain every step, so a long way down does
-not drift out of alignment. Noise: i.i.d. Gaussian noise with std `noise_std` (m per step) is
-added to dx, dy, dz of the EXECUTED action (never to the gripper command); the noise-free action
-is the training label. Because the machine is closed-loop, the next step corrects what the noise
-did.
+blocks), or above the world's `carry_ceiling_m` (when set), as high as the arm reaches there or
+the ceiling, but still MIN_CLEARANCE_M above every block near the path. Descents (descend,
+place) re-centre xy at full gain every step, so a long way down does not drift out of
+alignment. Noise: i.i.d. Gaussian noise with std `noise_std` (m per step) is added to dx, dy, dz
+of the EXECUTED action (never to the gripper command); the noise-free action is the training
+label. Because the machine is closed-loop, the next step corrects what the noise did.
 """
 
 from __future__ import annotations
@@ -101,7 +101,10 @@ class ScriptedStacker:
         standing block. Near a tall tower that height can exceed the arm's reach at the radius
         of either end of the move (layout.clamp_target), and a target the arm cannot reach
         would stall the machine; so it is capped at the reachable height, but never below
-        MIN_CLEARANCE_M above every block within CORRIDOR_M of the straight path.
+        MIN_CLEARANCE_M above every block within CORRIDOR_M of the straight path. The reach
+        depends on the gripper's distance from the arm's base, which a policy observing blocks
+        relative to the gripper cannot see; `carry_ceiling_m` (a height above the table, read
+        off any block on it) caps the preferred height the same way at every radius.
         """
         others = np.delete(scene.blocks, [] if exclude is None else [exclude], axis=0)
         tops = others[:, 2] + self.config.block_size_m / 2  # (B',)
@@ -111,7 +114,13 @@ class ScriptedStacker:
         near = _distance_to_segment(others[:, :2], scene.gripper[:2], xy_to) < CORRIDOR_M
         floor = tops[near].max(initial=self.config.table_height_m) + MIN_CLEARANCE_M + lift
         reach = min(self._reach_z(scene.gripper[:2]), self._reach_z(xy_to)) - REACH_MARGIN_M
-        return max(floor, min(preferred, reach))
+        return max(floor, min(preferred, reach, self._ceiling_z))
+
+    @property
+    def _ceiling_z(self) -> float:
+        """The configured carry ceiling as a gripper_link height (inf when off)."""
+        ceiling = self.config.carry_ceiling_m
+        return self.config.table_height_m + ceiling if ceiling > 0 else np.inf
 
     def _reach_z(self, xy) -> float:
         """Highest gripper_link target the control loop accepts above `xy` (its clamp)."""

@@ -56,6 +56,11 @@ class WorldConfig:
     actuation_max_velocity_rad_s: float = 0.0  # rad/s per joint on the setpoint (0 = none)
     block_pose_noise_m: float = 0.0  # m, std of the noise on each reported block coordinate
     block_pose_dropout: float = 0.0  # chance that a step reports the previous poses again
+    # m above the table: the scripted demonstrator moves sideways no higher than this, unless a
+    # block near the path needs it (demos/demonstrator.py). 0 = as high as the arm reaches at
+    # the gripper's radius, which the observation (blocks relative to the gripper) does not
+    # show; a ceiling every layout reaches makes the carry height a function of what it shows.
+    carry_ceiling_m: float = 0.0
 
     def __post_init__(self):
         _check_bounds(self)  # first: the checks below divide by control_hz and compare sizes
@@ -136,7 +141,7 @@ FIELD_BOUNDS = {
     "spawn_min_distance_m": POSITIVE,
     "horizon_base_steps": AT_LEAST_ONE, "horizon_per_stage_steps": AT_LEAST_ONE,
     "place_tolerance_xy_m": POSITIVE, "place_tolerance_z_m": POSITIVE,
-    "settle_s": NON_NEGATIVE,
+    "settle_s": NON_NEGATIVE, "carry_ceiling_m": NON_NEGATIVE,
     "render_width": RENDER_PIXELS, "render_height": RENDER_PIXELS,
 }
 # (low, high) fields -> the least value low may take (None: any finite value)
