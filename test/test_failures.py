@@ -47,6 +47,14 @@ def test_views_match_the_hand_counts():
     assert [w["task"] for w in a["worst_tasks"]] == ["ab cd", "abc d"]
 
 
+def test_an_episode_that_placed_nothing_adds_no_stage_time():
+    """stage_ends [] (no stage held): it used to stop the whole analysis with a ValueError."""
+    placed_nothing = record("ab cd", 2, False, 0, 500, [], [90, 180])
+    a = failures.analyze([*RECORDS, placed_nothing])
+    assert a["failures"] == 3
+    assert a["time_per_stage"] == failures.analyze(RECORDS)["time_per_stage"]
+
+
 def _write(tmp_path, lines):
     out = tmp_path / "eval"
     out.mkdir()

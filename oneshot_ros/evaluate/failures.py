@@ -89,8 +89,8 @@ def _counts(records: list[dict], key) -> dict[str, int]:
 
 
 def _durations(ends: list[int]) -> list[int]:
-    """Stage end steps -> steps spent on each stage (the first from step 0)."""
-    return [b - a for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    """Stage end steps -> steps spent on each stage (the first from step 0); [] -> []."""
+    return [b - a for a, b in zip([0, *ends], ends)]
 
 
 def _time_per_stage(records: list[dict]) -> dict[str, dict]:
