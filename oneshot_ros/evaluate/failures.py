@@ -90,7 +90,8 @@ def _counts(records: list[dict], key) -> dict[str, int]:
 
 def _durations(ends: list[int]) -> list[int]:
     """Stage end steps -> steps spent on each stage (the first from step 0); [] -> []."""
-    return [b - a for a, b in zip([0, *ends], ends)]
+    starts = [0, *ends][: len(ends)]
+    return [b - a for a, b in zip(starts, ends, strict=True)]
 
 
 def _time_per_stage(records: list[dict]) -> dict[str, dict]:
