@@ -5,9 +5,10 @@
 
 Starts the sim driver and the imitator as child processes (config/<node>.yaml, a private
 ROS_DOMAIN_ID), gives the imitator ONE demonstration of the task (by default recorded now by the
-scripted demonstrator; the task defaults to the first one of config/tasks/test.txt, unseen in
-training), then runs --episodes episodes from new start layouts: reset over ~/reset, activate
-the imitator (a lifecycle node: configured once, activated and deactivated per episode over
+scripted demonstrator, in the world the model was trained in: its config.json's world config;
+the task defaults to the first one of config/tasks/test.txt, unseen in training), then runs
+--episodes episodes from new start layouts: reset over ~/reset, activate the imitator (a
+lifecycle node: configured once, activated and deactivated per episode over
 /imitator/change_state), judge success from the sim. Prints the success rate (--json: one
 object with task, episodes, successes, success_rate); --video writes the rendered episodes.
 """
@@ -101,15 +102,27 @@ def default_task() -> str:
     raise InputError(f"{TEST_TASKS} lists no tasks; run `oneshot-ros tasks split`")
 
 
-def record_demo(task: str, seed: int, out: Path) -> tuple[Path, int]:
-    """One noise-free scripted demonstration of `task`, written to out (demo index 0)."""
+def model_world(model: Path) -> dict:
+    """The WorldConfig overrides the model was trained in (its config.json), {} if unrecorded:
+    the demonstration and the sim should be the world its training demonstrations came from."""
+    try:
+        provenance = json.loads((model / "config.json").read_text()).get("provenance") or {}
+    except (OSError, ValueError, AttributeError) as err:
+        raise InputError(f"{model / 'config.json'} is not a model config ({err}); pass --model "
+                         "a directory written by `oneshot-ros train`") from None
+    return dict(provenance.get("world_config") or provenance.get("world") or {})
+
+
+def record_demo(task: str, seed: int, out: Path, world: dict | None = None) -> tuple[Path, int]:
+    """One noise-free scripted demonstration of `task` in `world` (WorldConfig overrides),
+    written to out (demo index 0)."""
     import dataclasses
 
     from oneshot_ros.data.storage import DemoWriter
     from oneshot_ros.demos.demonstrator import run_episode
-    from oneshot_ros.sim.env import StackingEnv
+    from oneshot_ros.sim.env import make_env
 
-    env = StackingEnv()
+    env = make_env(world or {})
     try:
         episode = run_episode(env, task, seed, noise=0.0)
     finally:
@@ -132,12 +145,15 @@ def run(args) -> int:
     demo_file, demo_index = None, args.demo_index
     if args.demo_file:  # read now, before any node starts
         demo_file = check_demo(args.demo_file, args.demo_index, parse_task(task))
+    world = model_world(model)
     work = Path(tempfile.mkdtemp(prefix="oneshot-ros-demo-"))
     if demo_file is None:
-        demo_file, demo_index = record_demo(task, DEMO_SEED_OFFSET + args.seed, work / "demo.h5")
+        demo_file, demo_index = record_demo(task, DEMO_SEED_OFFSET + args.seed,
+                                            work / "demo.h5", world)
     start, results = time.perf_counter(), []
     with SimSession(work / "logs") as session:
-        _start_nodes(session, task, args, model, demo_file, demo_index)
+        _start_nodes(session, task, args, model, demo_file, demo_index,
+                     _world_file(work, world))
         for k in tqdm(range(args.episodes), desc=f"ros-demo {task}", unit="ep",
                       disable=args.json):
             results.append(_episode(session, args.seed + k, args.max_steps))
@@ -163,15 +179,28 @@ def default_tasks() -> set[str]:
             if line.strip() and not line.startswith("#")}
 
 
-def _start_nodes(session, task, args, model, demo_file, demo_index) -> None:
+def _world_file(work: Path, world: dict) -> str:
+    """The model's world as a YAML file both nodes read ('' = the defaults)."""
+    if not world:
+        return ""
+    import yaml
+
+    path = work / "world.yaml"
+    path.write_text(yaml.safe_dump(world))
+    return str(path)
+
+
+def _start_nodes(session, task, args, model, demo_file, demo_index, world_file: str) -> None:
     from lifecycle_msgs.srv import GetState
 
-    sim = {"task": task, "seed": args.seed, "real_time": False, "time_scale": args.time_scale}
+    sim = {"task": task, "seed": args.seed, "real_time": False, "time_scale": args.time_scale,
+           "world_config": world_file}
     if args.video:
         sim["video_path"] = str(Path(args.video).resolve())
     session.start("sim_driver", sim)
     session.start("imitator", {"model": str(model), "demo_file": str(demo_file),
-                               "demo_index": demo_index, "active": False})
+                               "demo_index": demo_index, "active": False,
+                               "world_config": world_file})
     session.wait_for_service("/sim_driver/status")
     session.wait_for_service("/imitator/get_state", GetState)
     # configure loads the policy and the demo; it answers once loaded (on a busy machine that
