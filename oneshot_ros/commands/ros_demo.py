@@ -136,6 +136,7 @@ def record_demo(task: str, seed: int, out: Path, world: dict | None = None) -> t
 def run(args) -> int:
     from tqdm import tqdm
 
+    from oneshot_ros.nodes.ros_eval import world_file
     from oneshot_ros.nodes.session import SimSession
 
     model = check_model(args.model)
@@ -153,7 +154,7 @@ def run(args) -> int:
     start, results = time.perf_counter(), []
     with SimSession(work / "logs") as session:
         _start_nodes(session, task, args, model, demo_file, demo_index,
-                     _world_file(work, world))
+                     world_file(work, world))
         for k in tqdm(range(args.episodes), desc=f"ros-demo {task}", unit="ep",
                       disable=args.json):
             results.append(_episode(session, args.seed + k, args.max_steps))
@@ -177,17 +178,6 @@ def run(args) -> int:
 def default_tasks() -> set[str]:
     return {line.strip() for line in TEST_TASKS.read_text().splitlines()
             if line.strip() and not line.startswith("#")}
-
-
-def _world_file(work: Path, world: dict) -> str:
-    """The model's world as a YAML file both nodes read ('' = the defaults)."""
-    if not world:
-        return ""
-    import yaml
-
-    path = work / "world.yaml"
-    path.write_text(yaml.safe_dump(world))
-    return str(path)
 
 
 def _start_nodes(session, task, args, model, demo_file, demo_index, world_file: str) -> None:

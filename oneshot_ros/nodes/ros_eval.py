@@ -74,12 +74,7 @@ class RosEpisodes:
                              ) from None
 
     def _world_file(self) -> str:
-        """The checkpoint's world config as a YAML file both nodes read ('' = defaults)."""
-        if not self.world_config:
-            return ""
-        path = self.work / "world.yaml"
-        path.write_text(yaml.safe_dump(self.world_config))
-        return str(path)
+        return world_file(self.work, self.world_config)
 
     def run(self, task: str, seed: int, demo_file: Path, max_steps: int | None = None) -> dict:
         """One episode of `task` from layout `seed`, conditioned on demo 0 of demo_file."""
@@ -123,3 +118,12 @@ def result_of(status: dict) -> dict:
             "steps": status["step"] - status["first_command_step"],
             "horizon": status["horizon"], "n_placed": status["n_placed"], **timing,
             "valid": valid}
+
+
+def world_file(work: Path, world: dict) -> str:
+    """A checkpoint's world config as a YAML file in `work` that the nodes read ('' = defaults)."""
+    if not world:
+        return ""
+    path = Path(work) / "world.yaml"
+    path.write_text(yaml.safe_dump(world))
+    return str(path)
